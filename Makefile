@@ -1,0 +1,52 @@
+# make run: first run creates .venv, installs, migrates SQLite, creates the first admin, serves on :8000.
+# make test: the whole suite (SQLite by default; DATABASE_URL=postgres://... for PostgreSQL).
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WORKERS ?= 2
+THREADS ?= 8
+
+.PHONY: run test install install-dev lint format browser bench clean
+
+$(VENV)/.installed: requirements.txt
+	@./scripts/find-python >/dev/null
+	@test -x $(PY) || $$(./scripts/find-python) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	@touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+install: $(VENV)/.installed
+
+install-dev: $(VENV)/.installed-dev
+
+run: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py ensure_admin
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+	$(VENV)/bin/gunicorn gathr_connector.wsgi:application \
+		--bind $(HOST):$(PORT) --workers $(WORKERS) --threads $(THREADS) --worker-class gthread \
+		--timeout 60 --graceful-timeout 30 --access-logfile - --forwarded-allow-ips 127.0.0.1
+
+test: install-dev
+	@./scripts/ensure-chromium
+	$(PY) -m pytest
+
+lint: install-dev
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+
+format: install-dev
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: install-dev
+	$(PY) bench/test_speed.py
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache

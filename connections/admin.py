@@ -1,0 +1,107 @@
+"""Django admin for connections: the same columns as the list; secrets are write-only."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters
+
+from connections import services
+from connections.dynamics import inputs
+from connections.models import Connection
+
+
+class ConnectionAdminForm(forms.ModelForm):
+    client_secret = forms.CharField(
+        label="Client Secret",
+        required=False,
+        strip=True,
+        max_length=1024,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Write-only. Leave empty to keep the stored secret; type a new one to replace it.",
+    )
+
+    class Meta:
+        model = Connection
+        fields = [
+            "name",
+            "client_id",
+            "url",
+            "crm_version",
+            "azure_tenant",
+            "azure_environment",
+            "credential_type",
+            "owner",
+        ]
+
+    def clean_client_id(self):
+        return inputs.normalize_guid(self.cleaned_data["client_id"], field="Client ID")
+
+    def clean_azure_tenant(self):
+        return inputs.normalize_tenant(self.cleaned_data["azure_tenant"])
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("url") and cleaned.get("crm_version"):
+            try:
+                cleaned["url"] = inputs.normalize_url(cleaned["url"], cleaned["crm_version"])
+            except forms.ValidationError as error:
+                self.add_error("url", error)
+        if (
+            not cleaned.get("client_secret")
+            and not self.instance.has_client_secret
+            and (cleaned.get("credential_type") == "secret")
+        ):
+            self.add_error("client_secret", "Enter the Client Secret (the secret's Value, not its Secret ID).")
+        return cleaned
+
+    def save(self, commit=True):
+        connection = super().save(commit=False)
+        if self.cleaned_data.get("client_secret"):
+            connection.set_client_secret(self.cleaned_data["client_secret"])
+        if commit:
+            connection.save()
+        return connection
+
+
+@admin.register(Connection)
+class ConnectionAdmin(admin.ModelAdmin):
+    form = ConnectionAdminForm
+    list_display = ["name", "crm_version", "url_host", "azure_tenant", "owner", "last_test_status", "last_tested_at"]
+    list_filter = ["crm_version", "azure_environment", "credential_type", "last_test_status"]
+    search_fields = ["name", "url", "azure_tenant", "client_id", "owner__username"]
+    list_select_related = ["owner"]
+    readonly_fields = [
+        "secret_state",
+        "certificate_subject",
+        "certificate_sha1",
+        "certificate_sha256",
+        "certificate_not_after",
+        "last_test_status",
+        "last_tested_at",
+        "last_test_message",
+        "created_at",
+        "updated_at",
+    ]
+    actions = ["test_selected"]
+
+    @admin.display(description="URL host")
+    def url_host(self, obj: Connection) -> str:
+        return obj.url_host
+
+    @admin.display(description="Stored secret")
+    def secret_state(self, obj: Connection) -> str:
+        return "A client secret is stored (encrypted)." if obj.has_client_secret else "No client secret stored."
+
+    @method_decorator(sensitive_post_parameters("client_secret"))
+    def changeform_view(self, request, *args, **kwargs):
+        return super().changeform_view(request, *args, **kwargs)
+
+    def get_changeform_initial_data(self, request):
+        return {"owner": request.user.pk}
+
+    @admin.action(description="TEST selected connections")
+    def test_selected(self, request, queryset):
+        for connection in queryset:
+            result = services.test_saved(connection)
+            level = messages.SUCCESS if result.ok else messages.ERROR
+            self.message_user(request, f"{connection.name}: {result.summary}", level)

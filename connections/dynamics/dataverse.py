@@ -1,0 +1,90 @@
+"""The Dataverse Web API calls a TEST makes: WhoAmI and RetrieveVersion."""
+
+import json
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from connections.dynamics import http
+from connections.dynamics.errors import CheckError, DataverseAnswer, dataverse_error
+
+API_VERSION = "v9.2"
+MAX_BODY_BYTES = 1024 * 1024
+ODATA_HEADERS = {
+    "Accept": "application/json",
+    "OData-MaxVersion": "4.0",
+    "OData-Version": "4.0",
+}
+
+
+@dataclass(frozen=True)
+class WhoAmI:
+    user_id: str
+    business_unit_id: str
+    organization_id: str
+
+
+def who_am_i(org_url: str, access_token: str) -> WhoAmI:
+    body = _get(org_url, "WhoAmI", access_token, "WhoAmI")
+    try:
+        return WhoAmI(str(body["UserId"]), str(body["BusinessUnitId"]), str(body["OrganizationId"]))
+    except KeyError:
+        raise _not_dataverse("WhoAmI answered without UserId/OrganizationId.") from None
+
+
+def retrieve_version(org_url: str, access_token: str) -> str:
+    body = _get(org_url, "RetrieveVersion()", access_token, "RetrieveVersion")
+    version = body.get("Version")
+    if not isinstance(version, str):
+        raise _not_dataverse("RetrieveVersion answered without a Version.")
+    return version
+
+
+def _get(org_url: str, function: str, access_token: str, action: str) -> dict:
+    url = f"{org_url.rstrip('/')}/api/data/{API_VERSION}/{function}"
+    headers = {**ODATA_HEADERS, "Authorization": f"Bearer {access_token}"}
+    response = http.client.get(url, headers=headers, stream=True)
+    with response:
+        raw = response.raw.read(MAX_BODY_BYTES + 1, decode_content=True)
+    if 300 <= response.status_code < 400:
+        raise _redirect_refused(response.headers.get("Location", ""))
+    if response.status_code != 200:
+        raise dataverse_error(_answer(response, raw), action)
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise _not_dataverse(f"{action} answered HTTP 200 but not with JSON.") from None
+    if not isinstance(body, dict):
+        raise _not_dataverse(f"{action} answered with unexpected JSON.")
+    return body
+
+
+def _answer(response, raw: bytes) -> DataverseAnswer:
+    code = message = ""
+    try:
+        error = json.loads(raw).get("error", {})
+        code, message = str(error.get("code", "")), str(error.get("message", ""))
+    except (ValueError, AttributeError):
+        pass
+    details = {}
+    for header in ("x-ms-service-request-id", "REQ_ID"):
+        if response.headers.get(header):
+            details["request_id"] = response.headers[header]
+    return DataverseAnswer(response.status_code, code, message, response.headers.get("WWW-Authenticate", ""), details)
+
+
+def _not_dataverse(detail: str) -> CheckError:
+    return CheckError(
+        "not_dataverse",
+        f"The server answered, but not like a Dataverse environment: {detail}",
+        "Check the URL: use the Environment URL shown in the Power Platform admin center.",
+    )
+
+
+def _redirect_refused(location: str) -> CheckError:
+    target = urlsplit(location).hostname or "another address"
+    return CheckError(
+        "redirect_refused",
+        f"The server answered with a redirect to {target}; redirects are never followed.",
+        "Enter the environment's own URL (Power Platform admin center > Environments > Environment URL).",
+        {"redirect_host": target},
+    )

@@ -1,0 +1,107 @@
+"""Tokens from Microsoft Entra ID with msal: one ConfidentialClientApplication per tenant, app and credential."""
+
+import hashlib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import msal
+
+from connections.certificates import CertificateCredential
+from connections.dynamics import http
+from connections.dynamics.clouds import Cloud
+from connections.dynamics.errors import CheckError, entra_error
+
+MAX_APPS = 256
+
+
+@dataclass(frozen=True)
+class Token:
+    access_token: str
+    from_cache: bool
+
+    def __repr__(self) -> str:  # never show the token in a traceback or log
+        return f"Token(from_cache={self.from_cache})"
+
+
+class _AppCache:
+    """A small LRU of msal applications: their token caches and authority metadata are the speed-up."""
+
+    def __init__(self):
+        self._apps: OrderedDict[tuple, msal.ConfidentialClientApplication] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            app = self._apps.get(key)
+            if app is not None:
+                self._apps.move_to_end(key)
+            return app
+
+    def put(self, key, app) -> None:
+        with self._lock:
+            self._apps[key] = app
+            self._apps.move_to_end(key)
+            while len(self._apps) > MAX_APPS:
+                self._apps.popitem(last=False)
+
+    def discard(self, key) -> None:
+        with self._lock:
+            self._apps.pop(key, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._apps.clear()
+
+
+apps = _AppCache()
+
+
+def credential_fingerprint(credential: str | CertificateCredential) -> str:
+    """Identifies a credential in memory without keeping it as a key: a new secret means a new app."""
+    if isinstance(credential, CertificateCredential):
+        material = "cert:" + credential.sha256 + hashlib.sha256(credential.private_key_pem.encode()).hexdigest()
+    else:
+        material = "secret:" + credential
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def acquire_token(cloud: Cloud, tenant: str, client_id: str, credential, resource_url: str) -> Token:
+    """An app-only token for `{resource_url}/.default`; raises CheckError with advice when refused."""
+    key = (cloud.authority_host, tenant, client_id, credential_fingerprint(credential))
+    app = apps.get(key) or _build_app(cloud, tenant, client_id, credential)
+    result = app.acquire_token_for_client(scopes=[resource_url.rstrip("/") + "/.default"])
+    if "access_token" in result:
+        apps.put(key, app)
+        return Token(result["access_token"], from_cache=result.get("token_source") == "cache")
+    # A failed app is not kept: msal would replay a cached 400 for a minute after the admin fixes it.
+    apps.discard(key)
+    raise entra_error(result, cloud.name)
+
+
+def _build_app(cloud: Cloud, tenant: str, client_id: str, credential) -> msal.ConfidentialClientApplication:
+    client_credential = credential.msal_credential() if isinstance(credential, CertificateCredential) else credential
+    try:
+        return msal.ConfidentialClientApplication(
+            client_id,
+            client_credential=client_credential,
+            authority=f"https://{cloud.authority_host}/{tenant}",
+            instance_discovery=False,
+            http_client=http.client,
+            token_cache=msal.TokenCache(),
+        )
+    except ValueError:
+        raise _discovery_error(cloud) from None
+
+
+def _discovery_error(cloud: Cloud) -> CheckError:
+    """msal raises a bare ValueError when the tenant's OpenID configuration cannot be read."""
+    failed = next((e for e in reversed(http.exchanges()) if e.status and e.status >= 300), None)
+    if failed is not None and failed.error_body:
+        return entra_error(failed.error_body, cloud.name, failed.status)
+    status = f" (HTTP {failed.status})" if failed else ""
+    return CheckError(
+        "tenant_not_found",
+        f"Microsoft Entra ID could not find the tenant's sign-in configuration{status}.",
+        "Check AzureTenant (the Directory (tenant) ID or a verified domain) and the Azure Environment.",
+    )

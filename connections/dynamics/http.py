@@ -1,0 +1,178 @@
+"""One pooled, guarded HTTPS session per process, with timeouts bounded by the TEST's time budget."""
+
+import email.utils
+import threading
+import time
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import requests
+from django.conf import settings
+
+from connections.dynamics.errors import BudgetExceededError
+from connections.dynamics.guard import GuardedAdapter
+
+RETRY_STATUSES = (429, 503)
+DEFAULT_RETRY_AFTER = 1.0
+USER_AGENT = "gathr-dynamics-crm-connector/1.0"
+
+_session: requests.Session | None = None
+_session_lock = threading.Lock()
+
+
+def session() -> requests.Session:
+    """The process-wide session: keep-alive pools, guard on every connection, no redirects."""
+    global _session
+    with _session_lock:
+        if _session is None:
+            _session = _new_session()
+        return _session
+
+
+def reset_session() -> None:
+    global _session
+    with _session_lock:
+        if _session is not None:
+            _session.close()
+        _session = None
+
+
+def _new_session() -> requests.Session:
+    new = requests.Session()
+    new.max_redirects = 0
+    # Pools sized for the gunicorn threads that may TEST at once.
+    adapter = GuardedAdapter(pool_connections=32, pool_maxsize=8, max_retries=0)
+    new.mount("https://", adapter)
+    new.mount("http://", adapter)
+    new.headers["User-Agent"] = USER_AGENT
+    return new
+
+
+@dataclass
+class Deadline:
+    """The time budget of one TEST, with the connect and read timeouts capped by what is left."""
+
+    total: float
+    connect: float
+    read: float
+    started: float = field(default_factory=time.monotonic)
+
+    def remaining(self) -> float:
+        return self.total - (time.monotonic() - self.started)
+
+    def timeouts(self) -> tuple[float, float]:
+        left = self.remaining()
+        if left <= 0.05:
+            raise BudgetExceededError()
+        return (min(self.connect, left), min(self.read, left))
+
+    def allows(self, seconds: float) -> bool:
+        return seconds + 0.5 < self.remaining()
+
+
+@dataclass
+class Exchange:
+    """What one request of the TEST did: for request counts and for explaining errors."""
+
+    method: str
+    url: str
+    status: int | None = None
+    retried: bool = False
+    elapsed: float = 0.0
+    error_body: dict | None = None  # an error answer's JSON (Entra's errors hold no secrets)
+
+
+_deadline: ContextVar[Deadline | None] = ContextVar("test_deadline", default=None)
+_exchanges: ContextVar[list | None] = ContextVar("test_exchanges", default=None)
+
+
+@contextmanager
+def budget(deadline: Deadline):
+    """Run a TEST's requests under this deadline, recording each exchange."""
+    deadline_token = _deadline.set(deadline)
+    exchanges_token = _exchanges.set([])
+    try:
+        yield
+    finally:
+        _deadline.reset(deadline_token)
+        _exchanges.reset(exchanges_token)
+
+
+def exchanges() -> list[Exchange]:
+    return list(_exchanges.get() or [])
+
+
+def current_deadline() -> Deadline:
+    return _deadline.get() or Deadline(
+        settings.TEST_TOTAL_TIMEOUT, settings.TEST_CONNECT_TIMEOUT, settings.TEST_READ_TIMEOUT
+    )
+
+
+def retry_after_seconds(response: requests.Response) -> float:
+    value = response.headers.get("Retry-After", "").strip()
+    if not value:
+        return DEFAULT_RETRY_AFTER
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return DEFAULT_RETRY_AFTER
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+class BoundedClient:
+    """msal's http_client and ours: every request bounded by the deadline, one polite retry on 429/503."""
+
+    def get(self, url, **kwargs) -> requests.Response:
+        return self.request("GET", url, **kwargs)
+
+    def post(self, url, **kwargs) -> requests.Response:
+        return self.request("POST", url, **kwargs)
+
+    def close(self) -> None:
+        """msal may close its client; the shared session outlives any one app."""
+
+    def request(self, method: str, url: str, **kwargs) -> requests.Response:
+        kwargs.pop("timeout", None)
+        kwargs.pop("allow_redirects", None)
+        deadline = current_deadline()
+        exchange = Exchange(method, url.split("?")[0])
+        log = _exchanges.get()
+        if log is not None:
+            log.append(exchange)
+        started = time.monotonic()
+        try:
+            response = self._send(method, url, deadline, exchange, kwargs)
+        finally:
+            exchange.elapsed = time.monotonic() - started
+        exchange.status = response.status_code
+        if response.status_code >= 400:
+            exchange.error_body = _json_or_none(response)
+        return response
+
+    def _send(self, method, url, deadline, exchange, kwargs) -> requests.Response:
+        response = session().request(method, url, timeout=deadline.timeouts(), allow_redirects=False, **kwargs)
+        if response.status_code in RETRY_STATUSES:
+            wait = retry_after_seconds(response)
+            if deadline.allows(wait):
+                response.close()
+                time.sleep(wait)
+                exchange.retried = True
+                response = session().request(method, url, timeout=deadline.timeouts(), allow_redirects=False, **kwargs)
+        return response
+
+
+def _json_or_none(response: requests.Response) -> dict | None:
+    if "json" not in response.headers.get("Content-Type", ""):
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+client = BoundedClient()

@@ -1,0 +1,44 @@
+"""Re-encrypt every stored secret under the newest FIELD_ENCRYPTION_KEY. Safe to rerun."""
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from connections import crypto
+from connections.models import Connection
+
+ENCRYPTED_FIELDS = ("client_secret_encrypted", "certificate_encrypted")
+
+
+class Command(BaseCommand):
+    help = (
+        "Re-encrypt stored secrets with the first key of FIELD_ENCRYPTION_KEY. Put the new key first, keep "
+        "the old ones after it, run this, then remove the old keys."
+    )
+
+    def handle(self, *args, **options):
+        rotated = current = 0
+        failed = []
+        for pk in Connection.objects.order_by("pk").values_list("pk", flat=True).iterator():
+            with transaction.atomic():
+                connection = Connection.objects.select_for_update().get(pk=pk)
+                changed = []
+                for field in ENCRYPTED_FIELDS:
+                    token = getattr(connection, field)
+                    if not token or crypto.is_current(token):
+                        continue
+                    try:
+                        setattr(connection, field, crypto.rotate(token))
+                    except crypto.SecretDecryptionError:
+                        failed.append(connection.name)
+                        continue
+                    changed.append(field)
+                if changed:
+                    connection.save(update_fields=changed)
+                    rotated += 1
+                else:
+                    current += 1
+        self.stdout.write(f"Re-encrypted {rotated} connection(s); {current} already used the newest key.")
+        if failed:
+            raise CommandError(
+                f"{len(failed)} connection(s) hold a secret no configured key decrypts: {', '.join(failed)}."
+            )

@@ -1,0 +1,147 @@
+"""The saved Dynamics CRM connection. Secrets are stored only as Fernet ciphertext."""
+
+import uuid
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Lower
+from django.urls import reverse
+from django.utils import timezone
+
+from connections import crypto
+
+
+class CrmVersion(models.TextChoices):
+    CRM_ONLINE = "CRMOnline", "CRMOnline"
+    CRM_2011 = "CRM2011+", "CRM2011+"
+
+
+class AzureEnvironment(models.TextChoices):
+    GLOBAL = "GLOBAL", "GLOBAL (commercial, also GCC)"
+    USGOVT = "USGOVT", "USGOVT (US Government GCC High)"
+    USGOVTDOD = "USGOVTDOD", "USGOVTDOD (US Government DoD)"
+    CHINA = "CHINA", "CHINA (operated by 21Vianet)"
+
+
+class CredentialType(models.TextChoices):
+    CLIENT_SECRET = "secret", "Client Secret"
+    CERTIFICATE = "certificate", "Certificate (OAuthJWTCert)"
+
+
+class TestStatus(models.TextChoices):
+    NEVER = "", "Never tested"
+    AVAILABLE = "available", "Available"
+    UNAVAILABLE = "unavailable", "Unavailable"
+
+
+class ConnectionQuerySet(models.QuerySet):
+    def with_owner(self):
+        return self.select_related("owner")
+
+
+class Connection(models.Model):
+    name = models.CharField("Connection Name", max_length=100)
+    client_id = models.CharField("Client ID", max_length=36)
+    url = models.CharField("URL", max_length=2048)
+    crm_version = models.CharField("CRM Version", max_length=16, choices=CrmVersion, default=CrmVersion.CRM_ONLINE)
+    azure_tenant = models.CharField("AzureTenant", max_length=255)
+    azure_environment = models.CharField(
+        "Azure Environment", max_length=16, choices=AzureEnvironment, default=AzureEnvironment.GLOBAL
+    )
+    credential_type = models.CharField(
+        "Credential", max_length=16, choices=CredentialType, default=CredentialType.CLIENT_SECRET
+    )
+    # Ciphertext only (Fernet). Never rendered, never logged.
+    client_secret_encrypted = models.TextField(blank=True, default="", editable=False)
+    certificate_encrypted = models.TextField(blank=True, default="", editable=False)
+    # Public facts about the stored certificate, shown on the connection page.
+    certificate_subject = models.CharField(max_length=500, blank=True, default="", editable=False)
+    certificate_sha1 = models.CharField(max_length=40, blank=True, default="", editable=False)
+    certificate_sha256 = models.CharField(max_length=64, blank=True, default="", editable=False)
+    certificate_not_after = models.DateTimeField(null=True, blank=True, editable=False)
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="dynamics_connections")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    # Set from the hidden token of the form that created the row: a re-POST finds it again.
+    creation_token = models.UUIDField(null=True, blank=True, unique=True, editable=False)
+
+    last_test_status = models.CharField(
+        max_length=16, choices=TestStatus, default=TestStatus.NEVER, blank=True, editable=False
+    )
+    last_tested_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_test_message = models.TextField(blank=True, default="", editable=False)
+    last_test_steps = models.JSONField(default=list, blank=True, editable=False)
+
+    objects = ConnectionQuerySet.as_manager()
+
+    class Meta:
+        ordering = [Lower("name")]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("name"),
+                name="connection_name_unique_ci",
+                violation_error_message="A connection with this name already exists.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("connections:detail", args=[self.pk])
+
+    @property
+    def url_host(self) -> str:
+        return urlsplit(self.url).hostname or ""
+
+    @property
+    def has_client_secret(self) -> bool:
+        return bool(self.client_secret_encrypted)
+
+    @property
+    def certificate_expired(self) -> bool:
+        return bool(self.certificate_not_after and self.certificate_not_after <= timezone.now())
+
+    @property
+    def has_certificate(self) -> bool:
+        return bool(self.certificate_encrypted)
+
+    def set_client_secret(self, plaintext: str) -> None:
+        self.client_secret_encrypted = crypto.encrypt(plaintext)
+
+    def get_client_secret(self) -> str:
+        return crypto.decrypt(self.client_secret_encrypted) if self.client_secret_encrypted else ""
+
+    def set_certificate(self, credential) -> None:
+        """Store a parsed certificate credential (connections.certificates.CertificateCredential)."""
+        self.certificate_encrypted = crypto.encrypt(credential.to_storage())
+        self.certificate_subject = credential.subject
+        self.certificate_sha1 = credential.sha1
+        self.certificate_sha256 = credential.sha256
+        self.certificate_not_after = credential.not_after
+
+    def get_certificate(self):
+        from connections.certificates import CertificateCredential
+
+        if not self.certificate_encrypted:
+            return None
+        return CertificateCredential.from_storage(crypto.decrypt(self.certificate_encrypted))
+
+    def record_test(self, result) -> None:
+        """Save the outcome of a TEST (a connections.dynamics.check.CheckResult)."""
+        self.last_test_status = TestStatus.AVAILABLE if result.ok else TestStatus.UNAVAILABLE
+        self.last_tested_at = result.finished_at
+        self.last_test_message = result.summary
+        self.last_test_steps = result.steps_as_data()
+        Connection.objects.filter(pk=self.pk).update(
+            last_test_status=self.last_test_status,
+            last_tested_at=self.last_tested_at,
+            last_test_message=self.last_test_message,
+            last_test_steps=self.last_test_steps,
+        )
+
+    @staticmethod
+    def new_creation_token() -> uuid.UUID:
+        return uuid.uuid4()

@@ -1,0 +1,184 @@
+"""Views of the connections app: thin, each parses the request, calls one function and renders."""
+
+import uuid
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+from django.views.decorators.http import require_http_methods, require_POST
+
+from connections import services
+from connections.forms import ConnectionForm
+from connections.models import Connection
+
+SENSITIVE_FIELDS = ("client_secret", "certificate_password", "certificate")
+SORTS = {
+    "name": "name",
+    "version": "crm_version",
+    "url": "url",
+    "tenant": "azure_tenant",
+    "owner": "owner__username",
+    "tested": "last_tested_at",
+}
+SORT_COLUMNS = [
+    ("name", "Name"),
+    ("version", "CRM Version"),
+    ("url", "URL host"),
+    ("tenant", "AzureTenant"),
+    ("owner", "Owner"),
+    ("tested", "Last TEST"),
+]
+PAGE_SIZE = 25
+
+
+def connection_list(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").strip()[:200]
+    sort = request.GET.get("sort", "name")
+    field = SORTS.get(sort.removeprefix("-"), "name")
+    order = f"-{field}" if sort.startswith("-") else field
+    connections = Connection.objects.with_owner().order_by(order, "pk")
+    if query:
+        connections = connections.filter(
+            Q(name__icontains=query)
+            | Q(url__icontains=query)
+            | Q(azure_tenant__icontains=query)
+            | Q(owner__username__icontains=query)
+        )
+    page = Paginator(connections, PAGE_SIZE).get_page(request.GET.get("page"))
+    if sort.removeprefix("-") not in SORTS:
+        sort = "name"
+    context = {"page": page, "query": query, "sort": sort, "sort_columns": SORT_COLUMNS}
+    return render(request, "connections/connection_list.html", context)
+
+
+def connection_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    connection = get_object_or_404(Connection.objects.with_owner(), pk=pk)
+    return render(request, "connections/connection_detail.html", {"connection": connection})
+
+
+@sensitive_post_parameters(*SENSITIVE_FIELDS)
+@require_http_methods(["GET", "POST"])
+def connection_create(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        form = ConnectionForm(initial={"creation_token": Connection.new_creation_token()})
+        return _render_form(request, form)
+    form = ConnectionForm(request.POST, request.FILES)
+    if request.POST.get("action") == "test":
+        return _test_form(request, form)
+    already = _created_by_token(request)
+    if already is not None:
+        messages.info(request, f"The connection “{already.name}” was already created.")
+        return redirect(already)
+    if not form.is_valid():
+        return _render_form(request, form, status=400)
+    connection = _save_new(request, form)
+    if connection is None:
+        twin = _created_by_token(request)
+        return redirect(twin) if twin else _render_form(request, form, status=400)
+    messages.success(request, f"The connection “{connection.name}” was created.")
+    return redirect(connection)
+
+
+@sensitive_post_parameters(*SENSITIVE_FIELDS)
+@require_http_methods(["GET", "POST"])
+def connection_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    connection = get_object_or_404(Connection, pk=pk)
+    if request.method == "GET":
+        return _render_form(request, ConnectionForm(instance=connection))
+    form = ConnectionForm(request.POST, request.FILES, instance=connection)
+    if request.POST.get("action") == "test":
+        return _test_form(request, form)
+    if not form.is_valid():
+        return _render_form(request, form, status=400)
+    try:
+        with transaction.atomic():
+            form.save()
+    except IntegrityError:
+        form.add_error("name", form.error_messages["name_taken"] % {"name": form.cleaned_data["name"]})
+        return _render_form(request, form, status=400)
+    messages.success(request, f"The connection “{form.instance.name}” was saved.")
+    return redirect(form.instance)
+
+
+@require_http_methods(["GET", "POST"])
+def connection_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    connection = get_object_or_404(Connection, pk=pk)
+    if request.method == "GET":
+        return render(request, "connections/connection_confirm_delete.html", {"connection": connection})
+    connection.delete()
+    messages.success(request, f"The connection “{connection.name}” was deleted.")
+    return redirect("connections:list")
+
+
+@require_POST
+def connection_test(request: HttpRequest, pk: int) -> HttpResponse:
+    connection = get_object_or_404(Connection, pk=pk)
+    result = services.test_saved(connection)
+    if _wants_json(request):
+        return _result_json(request, result)
+    (messages.success if result.ok else messages.error)(request, result.summary)
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
+        return redirect(target)
+    return redirect(connection)
+
+
+def _save_new(request: HttpRequest, form: ConnectionForm) -> Connection | None:
+    connection = form.save(commit=False)
+    connection.owner = request.user
+    connection.creation_token = form.cleaned_data.get("creation_token")
+    try:
+        with transaction.atomic():
+            connection.save()
+    except IntegrityError:
+        # A concurrent twin of this POST (same token) or a name taken meanwhile.
+        if not _created_by_token(request):
+            form.add_error("name", form.error_messages["name_taken"] % {"name": connection.name})
+        return None
+    return connection
+
+
+def _created_by_token(request: HttpRequest) -> Connection | None:
+    try:
+        token = uuid.UUID(request.POST.get("creation_token", ""))
+    except ValueError:
+        return None
+    return Connection.objects.filter(creation_token=token, owner=request.user).first()
+
+
+@sensitive_variables("form")
+def _test_form(request: HttpRequest, form: ConnectionForm) -> HttpResponse:
+    """TEST the unsaved form data; for edit, a blank secret uses the stored one."""
+    if not form.is_valid():
+        if _wants_json(request):
+            return JsonResponse({"ok": False, "errors": form.errors.get_json_data()}, status=400)
+        return _render_form(request, form, status=400)
+    result = services.run_check(
+        form.instance,
+        secret=form.cleaned_data.get("client_secret", ""),
+        certificate=form.certificate_credential,
+    )
+    if _wants_json(request):
+        return _result_json(request, result)
+    retype = bool(form.cleaned_data.get("client_secret") or form.certificate_credential)
+    return _render_form(request, form, result=result, retype_secret=retype)
+
+
+def _render_form(request, form, *, status: int = 200, result=None, retype_secret: bool = False) -> HttpResponse:
+    context = {"form": form, "result": result, "retype_secret": retype_secret, "connection": form.instance}
+    return render(request, "connections/connection_form.html", context, status=status)
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def _result_json(request: HttpRequest, result) -> JsonResponse:
+    html = render_to_string("connections/_test_result.html", {"result": result}, request=request)
+    return JsonResponse({"ok": result.ok, "message": result.message, "hint": result.hint, "html": html})
