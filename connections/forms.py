@@ -33,7 +33,7 @@ class ConnectionForm(forms.ModelForm):
         ),
     )
     certificate = forms.FileField(
-        label="Certificate",
+        label="Certificate file",
         required=False,
         help_text="A PFX/P12 file with its password, or a PEM file with the private key and the "
         "certificate. Upload the same certificate (.cer) under Certificates & secrets on the app registration.",

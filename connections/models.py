@@ -25,7 +25,7 @@ class AzureEnvironment(models.TextChoices):
 
 
 class CredentialType(models.TextChoices):
-    CLIENT_SECRET = "secret", "Client Secret"
+    CLIENT_SECRET = "secret", "Secret (OAuthClientSecret)"
     CERTIFICATE = "certificate", "Certificate (OAuthJWTCert)"
 
 
