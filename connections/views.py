@@ -5,7 +5,8 @@ import uuid
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Lower, Replace
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -18,13 +19,14 @@ from connections.forms import ConnectionForm
 from connections.models import Connection
 
 SENSITIVE_FIELDS = ("client_secret", "certificate_password", "certificate")
+# Each column sorts by what the user reads in it: names in any case, the URL's host without its scheme.
 SORTS = {
-    "name": "name",
-    "version": "crm_version",
-    "url": "url",
-    "tenant": "azure_tenant",
-    "owner": "owner__username",
-    "tested": "last_tested_at",
+    "name": Lower("name"),
+    "version": F("crm_version"),
+    "url": Replace(Replace("url", Value("https://"), Value("")), Value("http://"), Value("")),
+    "tenant": F("azure_tenant"),
+    "owner": Lower("owner__username"),
+    "tested": F("last_tested_at"),
 }
 SORT_COLUMNS = [
     ("name", "Name"),
@@ -40,8 +42,11 @@ PAGE_SIZE = 25
 def connection_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:200]
     sort = request.GET.get("sort", "name")
-    field = SORTS.get(sort.removeprefix("-"), "name")
-    order = f"-{field}" if sort.startswith("-") else field
+    if sort.removeprefix("-") not in SORTS:
+        sort = "name"
+    column = SORTS[sort.removeprefix("-")]
+    # Never tested counts as the oldest TEST, on every database.
+    order = column.desc(nulls_last=True) if sort.startswith("-") else column.asc(nulls_first=True)
     connections = Connection.objects.with_owner().order_by(order, "pk")
     if query:
         connections = connections.filter(
@@ -51,8 +56,6 @@ def connection_list(request: HttpRequest) -> HttpResponse:
             | Q(owner__username__icontains=query)
         )
     page = Paginator(connections, PAGE_SIZE).get_page(request.GET.get("page"))
-    if sort.removeprefix("-") not in SORTS:
-        sort = "name"
     context = {"page": page, "query": query, "sort": sort, "sort_columns": SORT_COLUMNS}
     return render(request, "connections/connection_list.html", context)
 

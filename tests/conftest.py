@@ -9,6 +9,7 @@ import logging
 import os
 import socket
 import uuid
+from types import SimpleNamespace
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -42,6 +43,15 @@ class HostsResolver:
         ip, mapped_port = entry
         family = socket.AF_INET6 if ipaddress.ip_address(ip).version == 6 else socket.AF_INET
         return [(family, (ip, mapped_port or port))]
+
+
+@pytest.fixture(autouse=True)
+def plain_static_files(settings):
+    """Serve static files without collectstatic's manifest (production uses whitenoise's)."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
 
 
 @pytest.fixture(autouse=True)
@@ -128,5 +138,56 @@ def all_logs():
     root.setLevel(previous)
 
 
+ENV_URL = "https://contoso.crm.dynamics.com/"
+
+
+@pytest.fixture(scope="session")
+def simulator():
+    from tests.simulator import Simulator
+
+    with Simulator() as sim:
+        yield sim
+
+
+@pytest.fixture
+def microsoft(simulator, resolver, settings, monkeypatch):
+    """The simulator, reset, standing in for Microsoft's real host names (as a hosts file would).
+
+    Holds a tenant (contoso.onmicrosoft.com), an app with a client secret, a Dataverse environment at
+    ENV_URL and the app's application user in it. Only the CA bundle and OUTBOUND_ALLOWED_NETWORKS
+    change, as an operator would set them for a simulator on loopback.
+    """
+    from tests.simulator import SERVER_NAMES
+
+    simulator.reset()
+    for name in SERVER_NAMES:
+        resolver.add(name, "127.0.0.1", simulator.port)
+    settings.OUTBOUND_ALLOWED_NETWORKS = [ipaddress.ip_network("127.0.0.1/32")]
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", simulator.ca_cert_path)
+    monkeypatch.setenv("CURL_CA_BUNDLE", simulator.ca_cert_path)
+    tenant = simulator.add_tenant(domains=("contoso.onmicrosoft.com",))
+    app = simulator.add_app(tenant.tenant_id)
+    secret = simulator.add_secret(app.client_id)
+    env = simulator.add_environment(ENV_URL, tenant_id=tenant.tenant_id)
+    app_user = simulator.add_application_user(env.url, app.client_id)
+    return SimpleNamespace(sim=simulator, tenant=tenant, app=app, secret=secret, env=env, app_user=app_user)
+
+
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() == "true"
+
+
+def field_error(response, field: str) -> str:
+    """The error text a form page shows next to `field` ('' when it shows none)."""
+    import html
+    import re
+
+    found = re.search(rf'id="id_{field}_error"[^>]*>(.*?)</div>', response.content.decode(), re.S)
+    text = re.sub(r"<[^>]+>", " ", found.group(1)) if found else ""
+    return " ".join(html.unescape(text).split())
+
+
+@pytest.fixture
+def fast_password_hashing(settings):
+    """A cheap hasher: the default PBKDF2 costs ~0.7 s for every user a test creates."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

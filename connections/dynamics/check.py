@@ -98,7 +98,7 @@ class _Run:
             error.details.setdefault("step", step.label)
             raise
         except Exception as error:  # noqa: BLE001 - the edge of the client layer
-            checked = network.classify(error, url, self.deadline.connect, self.deadline.read)
+            checked = network.classify(error, url, self.deadline)
             step.status, step.detail = "failed", checked.message
             raise checked from None
         finally:

@@ -6,6 +6,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 import msal
+import requests
 
 from connections.certificates import CertificateCredential
 from connections.dynamics import http
@@ -70,13 +71,19 @@ def acquire_token(cloud: Cloud, tenant: str, client_id: str, credential, resourc
     """An app-only token for `{resource_url}/.default`; raises CheckError with advice when refused."""
     key = (cloud.authority_host, tenant, client_id, credential_fingerprint(credential))
     app = apps.get(key) or _build_app(cloud, tenant, client_id, credential)
-    result = app.acquire_token_for_client(scopes=[resource_url.rstrip("/") + "/.default"])
+    try:
+        result = app.acquire_token_for_client(scopes=[resource_url.rstrip("/") + "/.default"])
+    except (msal.exceptions.MsalError, requests.HTTPError, ValueError):
+        # msal raises instead of returning an error for 5xx and unreadable answers.
+        apps.discard(key)
+        raise _unexpected_answer(cloud) from None
     if "access_token" in result:
         apps.put(key, app)
         return Token(result["access_token"], from_cache=result.get("token_source") == "cache")
     # A failed app is not kept: msal would replay a cached 400 for a minute after the admin fixes it.
     apps.discard(key)
-    raise entra_error(result, cloud.name)
+    failed = _last_failed_exchange()
+    raise entra_error(result, cloud.name, failed.status if failed else None)
 
 
 def _build_app(cloud: Cloud, tenant: str, client_id: str, credential) -> msal.ConfidentialClientApplication:
@@ -96,7 +103,7 @@ def _build_app(cloud: Cloud, tenant: str, client_id: str, credential) -> msal.Co
 
 def _discovery_error(cloud: Cloud) -> CheckError:
     """msal raises a bare ValueError when the tenant's OpenID configuration cannot be read."""
-    failed = next((e for e in reversed(http.exchanges()) if e.status and e.status >= 300), None)
+    failed = _last_failed_exchange()
     if failed is not None and failed.error_body:
         return entra_error(failed.error_body, cloud.name, failed.status)
     status = f" (HTTP {failed.status})" if failed else ""
@@ -105,3 +112,20 @@ def _discovery_error(cloud: Cloud) -> CheckError:
         f"Microsoft Entra ID could not find the tenant's sign-in configuration{status}.",
         "Check AzureTenant (the Directory (tenant) ID or a verified domain) and the Azure Environment.",
     )
+
+
+def _unexpected_answer(cloud: Cloud) -> CheckError:
+    failed = _last_failed_exchange()
+    if failed is not None and failed.error_body:
+        return entra_error(failed.error_body, cloud.name, failed.status)
+    status = f"HTTP {failed.status}" if failed else "an unreadable answer"
+    return CheckError(
+        "entra_error",
+        f"Microsoft Entra ID answered the token request with {status}.",
+        "Microsoft Entra ID may be having an outage: check https://status.azure.com and TEST again later.",
+        {"http_status": str(failed.status)} if failed else {},
+    )
+
+
+def _last_failed_exchange() -> http.Exchange | None:
+    return next((e for e in reversed(http.exchanges()) if e.status and e.status >= 300), None)

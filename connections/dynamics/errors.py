@@ -130,11 +130,13 @@ def entra_error(body: dict, cloud: str, status: int | None = None) -> CheckError
     advice = ENTRA_ADVICE.get(code) if code else None
     if advice:
         details["entra_says"] = description
-        return CheckError(advice.code, advice.message.format(cloud=cloud), advice.hint, details)
+        message = advice.message.format(cloud=cloud).removesuffix(".") + f" (AADSTS{code})."
+        return CheckError(advice.code, message, advice.hint, details)
     text = description or str(body.get("error") or "no error description")
+    status_text = f" (HTTP {status})" if status else ""
     return CheckError(
         "entra_error",
-        f"Microsoft Entra ID refused the token request: {text}",
+        f"Microsoft Entra ID refused the token request{status_text}: {text}",
         "Check the Client ID, the credential and AzureTenant; the trace and correlation IDs below "
         "identify the request for Microsoft support.",
         details,

@@ -41,7 +41,6 @@ def reset_session() -> None:
 
 def _new_session() -> requests.Session:
     new = requests.Session()
-    new.max_redirects = 0
     # Pools sized for the gunicorn threads that may TEST at once.
     adapter = GuardedAdapter(pool_connections=32, pool_maxsize=8, max_retries=0)
     new.mount("https://", adapter)
@@ -149,7 +148,7 @@ class BoundedClient:
         finally:
             exchange.elapsed = time.monotonic() - started
         exchange.status = response.status_code
-        if response.status_code >= 400:
+        if response.status_code >= 400 and not kwargs.get("stream"):
             exchange.error_body = _json_or_none(response)
         return response
 

@@ -14,7 +14,7 @@ GUARD_HINT = (
     "TEST only reaches public addresses. If this server really is on your network, an operator can "
     "allow its network with the OUTBOUND_ALLOWED_NETWORKS setting (comma-separated CIDRs)."
 )
-DOWN_HINT = "The server is down or unreachable: check the URL, and that this server can reach it (firewall, proxy)."
+DOWN_HINT = "Check the URL, and that this server can reach it (firewall, proxy)."
 
 
 def blocked(error: OutboundBlockedError) -> CheckError:
@@ -35,28 +35,31 @@ def name_not_resolved(host: str) -> CheckError:
     )
 
 
-def budget_exceeded(total: float) -> CheckError:
-    return CheckError(
-        "timeout",
-        f"The TEST did not finish within its {total:g} s time budget.",
-        DOWN_HINT,
-    )
-
-
-def classify(error: Exception, url: str, connect_timeout: float, read_timeout: float) -> CheckError:
-    """A CheckError for any exception raised while talking to `url`."""
+def classify(error: Exception, url: str, deadline) -> CheckError:
+    """A CheckError for any exception raised while talking to `url` under `deadline` (http.Deadline)."""
     host = urlsplit(url).hostname or url
+    connect_timeout, read_timeout = deadline.connect, deadline.read
     if isinstance(error, OutboundBlockedError):
         return blocked(error)
-    if isinstance(error, BudgetExceededError):
-        return CheckError("timeout", "The TEST ran out of its time budget.", DOWN_HINT, {"host": host})
+    if isinstance(error, BudgetExceededError) or deadline.remaining() <= 0.1:
+        return CheckError(
+            "timeout",
+            f"The TEST did not finish within its {deadline.total:g} s time budget: the server is down or unreachable.",
+            DOWN_HINT,
+            {"host": host},
+        )
     chain = list(_causes(error))
     if any(isinstance(e, OutboundBlockedError) for e in chain):
         return blocked(next(e for e in chain if isinstance(e, OutboundBlockedError)))
     if any(isinstance(e, (urllib3.exceptions.NameResolutionError, socket.gaierror)) for e in chain):
         return name_not_resolved(host)
+    if any(_is_refused(e) for e in chain):
+        return _down(host, chain)
     if isinstance(error, requests.exceptions.ConnectTimeout) or any(
-        isinstance(e, urllib3.exceptions.ConnectTimeoutError) for e in chain
+        # urllib3's NewConnectionError subclasses ConnectTimeoutError: it is not a timeout.
+        isinstance(e, urllib3.exceptions.ConnectTimeoutError)
+        and not isinstance(e, urllib3.exceptions.NewConnectionError)
+        for e in chain
     ):
         return CheckError(
             "connect_timeout",
@@ -80,7 +83,7 @@ def classify(error: Exception, url: str, connect_timeout: float, read_timeout: f
             "REQUESTS_CA_BUNDLE; otherwise check the URL.",
             {"host": host},
         )
-    if any(_is_refused(e) for e in chain) or isinstance(error, requests.exceptions.ConnectionError):
+    if isinstance(error, requests.exceptions.ConnectionError):
         return _down(host, chain)
     return CheckError(
         "network_error",
@@ -94,14 +97,14 @@ def _down(host: str, chain: list) -> CheckError:
     refused = any(_is_refused(e) for e in chain)
     dropped = any(isinstance(e, (ConnectionResetError, urllib3.exceptions.ProtocolError)) for e in chain)
     if refused:
-        what = "the connection was refused"
+        what = f"The connection to {host} was refused"
     elif dropped:
-        what = "the connection was closed without an answer"
+        what = f"{host} closed the connection without an answer"
     else:
-        what = "no connection could be made"
+        what = f"No connection to {host} could be made"
     return CheckError(
         "unreachable",
-        f"The server is down or unreachable: {what} ({host}).",
+        f"{what}: the server is down or unreachable.",
         DOWN_HINT,
         {"host": host},
     )
