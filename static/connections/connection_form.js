@@ -51,7 +51,8 @@
 
   function runTest(form, body, button) {
     setBusy(button, true);
-    fetch(form.action || window.location.href, {
+    // form.action would be the button named "action" (DOM named properties): read the attribute.
+    fetch(form.getAttribute("action") || window.location.href, {
       method: "POST",
       body: body,
       headers: { Accept: "application/json" },
