@@ -27,6 +27,7 @@ from django.conf import settings  # noqa: E402
 
 from connections.dynamics import check, entra, guard, http  # noqa: E402
 from tests.conftest import HostsResolver  # noqa: E402
+from tests.test_connection_test import blackhole  # noqa: E402
 from tests.simulator import SERVER_NAMES, Simulator  # noqa: E402
 
 ENV_URL = "https://contoso.crm.dynamics.com/"
@@ -144,6 +145,8 @@ def main() -> None:
         resolver.add("*.crm4.dynamics.com", "127.0.0.1", sim.port)
         silent, silent_msg = unavailable_time(params, resolver, ("127.0.0.1", sim.port))
         sim.clear_knobs()
+        with blackhole() as port:
+            blackholed, blackholed_msg = unavailable_time(params, resolver, ("127.0.0.1", port))
         dns, dns_msg = unavailable_time(params, resolver, None)
 
     lines += [
@@ -155,7 +158,7 @@ def main() -> None:
         f"| Cold (new msal app, new pool) | {median_ms(cold):.1f} ms | {median_ms(floor_c):.1f} ms | "
         f"{median_ms(cold) / median_ms(floor_c):.2f} | {cold_requests} ({cold_entra}) |",
         f"| Warm (cached token, open connection) | {median_ms(warm):.1f} ms | {median_ms(floor_w):.1f} ms | "
-        f"{median_ms(warm) / median_ms(floor_w):.2f} | {warm_requests} ({warm_entra}); new TCP connections: "
+        f"{median_ms(warm) / median_ms(floor_w):.2f} | {warm_requests} ({warm_entra}); TCP connections used: "
         f"{warm_connections} |",
         "",
         f"Time to \u201cConnection unavailable\u201d (defaults: connect {settings.TEST_CONNECT_TIMEOUT:g} s, "
@@ -163,6 +166,7 @@ def main() -> None:
         "",
         f"- refused port: {refused * 1000:.1f} ms ({refused_msg[:90]}…)",
         f"- silent server: {silent:.2f} s ({silent_msg[:90]}…)",
+        f"- blackholed host (SYNs dropped): {blackholed:.2f} s ({blackholed_msg[:90]}…)",
         f"- DNS failure: {dns * 1000:.1f} ms ({dns_msg[:90]}…)",
     ]
     text = "\n".join(lines)

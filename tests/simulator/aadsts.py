@@ -1,0 +1,168 @@
+"""Entra (AADSTS) errors: the exception handlers raise, the texts, and the JSON body.
+
+Wordings are Entra's as seen in real responses (2022-2026); the ones an admin meets
+are exposed as constants so tests can match on them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from .messages import Response
+
+CERT_DOCS = "https://learn.microsoft.com/entra/identity-platform/certificate-credentials"
+
+TENANT_NOT_FOUND = (
+    "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are "
+    "signing into the correct cloud. Check with your subscription administrator, this may happen "
+    "if there are no active subscriptions for the tenant."
+)
+APP_NOT_FOUND = (
+    "Application with identifier '{client_id}' was not found in the directory '{tenant_name}'. "
+    "This can happen if the application has not been installed by the administrator of the tenant "
+    "or consented to by any user in the tenant. You may have sent your authentication request to "
+    "the wrong tenant."
+)
+INVALID_SECRET = (
+    "Invalid client secret provided. Ensure the secret being sent in the request is the client "
+    "secret value, not the client secret ID, for a secret added to app '{client_id}'."
+)
+EXPIRED_SECRET = (
+    "The provided client secret keys for app '{client_id}' are expired. Visit the Azure portal to "
+    "create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate "
+    "credentials for added security: https://aka.ms/certCreds."
+)
+NO_CREDENTIAL = "The request body must contain the following parameter: 'client_assertion' or 'client_secret'."
+MISSING_PARAMETER = "The request body must contain the following parameter: '{name}'."
+POST_ONLY = "The endpoint only accepts POST requests. Received a {method} request."
+UNSUPPORTED_GRANT = "The app requested an unsupported grant type '{grant_type}'."
+NO_TENANT_INFO = "No tenant-identifying information found in either the request or implied by any provided credentials."
+RESOURCE_NOT_FOUND = (
+    "The resource principal named {resource} was not found in the tenant named {tenant_name}. "
+    "This can happen if the application has not been installed by the administrator of the tenant "
+    "or consented to by any user in the tenant. You might have sent your authentication request to "
+    "the wrong tenant."
+)
+SCOPE_NOT_DEFAULT = (
+    "The provided value for scope {scope} is not valid. Client credential flows must have a scope "
+    "value with /.default suffixed to the resource identifier (application ID URI)."
+)
+SCOPE_INVALID = "The provided value for the input parameter 'scope' is not valid. The scope {scope} is not valid."
+MALFORMED_JWT = "JWT token is invalid or malformed."
+ASSERTION_APP_MISMATCH = (
+    f"Client assertion application identifier doesn't match 'client_id' parameter. "
+    f"Review the documentation at {CERT_DOCS} ."
+)
+ASSERTION_AUDIENCE = (
+    f"Client assertion audience claim does not match Realm issuer. Review the documentation at {CERT_DOCS} ."
+)
+ASSERTION_TIME = (
+    "Client assertion is not within its valid time range. Current time: {now}, assertion valid from "
+    "{nbf}, expiry time of assertion {exp}. Review the documentation at " + CERT_DOCS + " ."
+)
+CERT_NOT_REGISTERED = (
+    "The certificate with identifier used to sign the client assertion is not registered on "
+    "application. [Reason - The key was not found., Thumbprint of key used by client: '{thumbprint}', "
+    "Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for "
+    "app Id '{client_id}'. Review the documentation at https://docs.microsoft.com/en-us/graph/deployments "
+    "to determine the corresponding service endpoint and "
+    "https://docs.microsoft.com/en-us/graph/api/application-get?view=graph-rest-1.0&tabs=http to build a "
+    "query request URL, such as 'https://graph.microsoft.com/beta/applications/{client_id}']."
+)
+CERT_EXPIRED = (
+    "Client assertion contains an invalid signature. [Reason - The key used is expired., Thumbprint of "
+    "key used by client: '{thumbprint}', Found key 'Start={start}, End={end}']."
+)
+BAD_SIGNATURE = (
+    "Client assertion failed signature validation. [Reason - The provided signature value did not match "
+    "the expected signature value., Thumbprint of key used by client: '{thumbprint}', Found key "
+    "'Start={start}, End={end}']."
+)
+# For statuses forced by Simulator.set_responses on an authority host.
+TRANSIENT = "A transient error has occurred. Please try again."
+THROTTLED = "There are too many incoming requests. Please try again later."
+
+
+class EntraError(Exception):
+    """An AADSTS error; raised by validation code, turned into a response by the router."""
+
+    def __init__(self, status: int, error: str, code: int, text: str) -> None:
+        super().__init__(f"AADSTS{code}: {text}")
+        self.status, self.error, self.code, self.text = status, error, code, text
+
+
+def invalid_client(code: int, text: str) -> EntraError:
+    return EntraError(401, "invalid_client", code, text)
+
+
+def invalid_request(code: int, text: str) -> EntraError:
+    return EntraError(400, "invalid_request", code, text)
+
+
+def format_timestamp(now: float) -> str:
+    """``2026-10-02 21:14:02Z``, Entra's error timestamp format."""
+    return dt.datetime.fromtimestamp(now, dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def format_instant(seconds: float) -> str:
+    """``2024-10-02T22:05:03.6755165Z``, the format of times inside AADSTS700024."""
+    moment = dt.datetime.fromtimestamp(seconds, dt.UTC)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond * 10:07d}Z"
+
+
+def format_key_date(moment: dt.datetime) -> str:
+    """``08/18/2024 19:33:23``, how AADSTS700027 shows a key's validity."""
+    return moment.strftime("%m/%d/%Y %H:%M:%S")
+
+
+def correlation_id_for(client_request_id: str | None) -> str:
+    """Entra echoes the client's ``client-request-id`` as the correlation id."""
+    try:
+        return str(uuid.UUID(client_request_id or ""))
+    except ValueError:
+        return str(uuid.uuid4())
+
+
+def response_headers(trace_id: str, correlation_id: str) -> dict[str, str]:
+    return {
+        "Cache-Control": "no-store, no-cache",
+        "Pragma": "no-cache",
+        "x-ms-request-id": trace_id,
+        "client-request-id": correlation_id,
+    }
+
+
+def error_response(
+    err: EntraError,
+    *,
+    host: str,
+    now: float,
+    client_request_id: str | None,
+    extra_headers: dict[str, str] | None = None,
+) -> Response:
+    """The JSON error body Entra sends, e.g. ``{"error": "invalid_client", ...}``."""
+    trace_id, correlation_id = str(uuid.uuid4()), correlation_id_for(client_request_id)
+    timestamp = format_timestamp(now)
+    body = {
+        "error": err.error,
+        "error_description": (
+            f"AADSTS{err.code}: {err.text} Trace ID: {trace_id} Correlation ID: {correlation_id} Timestamp: {timestamp}"
+        ),
+        "error_codes": [err.code],
+        "timestamp": timestamp,
+        "trace_id": trace_id,
+        "correlation_id": correlation_id,
+        "error_uri": f"https://{host}/error?code={err.code}",
+    }
+    headers = {**response_headers(trace_id, correlation_id), **(extra_headers or {})}
+    return Response.json(err.status, body, headers)
+
+
+def forced_error(status: int) -> EntraError:
+    """The error Entra would pair with a status forced by a knob (429, 5xx, others)."""
+    if status == 429:
+        return EntraError(status, "temporarily_unavailable", 90055, THROTTLED)
+    if status >= 500:
+        return EntraError(status, "temporarily_unavailable", 90033, TRANSIENT)
+    return EntraError(status, "invalid_request", 90033, f"HTTP {status} forced by the simulator.")

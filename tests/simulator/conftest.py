@@ -1,0 +1,61 @@
+"""Fixtures for the simulator's own tests (no Django needed).
+
+``sim`` is a shared Simulator, reset for each test, with the real host names
+resolved to it (``socket.getaddrinfo`` is patched for this test only) and
+``REQUESTS_CA_BUNDLE`` pointing at its CA.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import socket
+from types import SimpleNamespace
+
+import pytest
+
+from tests.simulator import SERVER_NAMES, Simulator
+
+ENV_URL = "https://contoso.crm.dynamics.com/"
+
+
+def is_simulated_host(host: str) -> bool:
+    return any(fnmatch.fnmatch(host.lower(), pattern) for pattern in SERVER_NAMES)
+
+
+def route_to(simulator: Simulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Resolve every simulated name (any port) to the simulator's address."""
+    real_getaddrinfo = socket.getaddrinfo
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if isinstance(host, str) and is_simulated_host(host):
+            return real_getaddrinfo(simulator.host, simulator.port, *args, **kwargs)
+        return real_getaddrinfo(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", simulator.ca_cert_path)
+    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def shared_simulator():
+    with Simulator() as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def sim(shared_simulator: Simulator, monkeypatch: pytest.MonkeyPatch) -> Simulator:
+    shared_simulator.reset()
+    route_to(shared_simulator, monkeypatch)
+    return shared_simulator
+
+
+@pytest.fixture
+def contoso(sim: Simulator) -> SimpleNamespace:
+    """A tenant with an app, its secret, an environment, and the app's application user."""
+    tenant = sim.add_tenant(domains=("contoso.onmicrosoft.com",), display_name="Contoso")
+    app = sim.add_app(tenant.tenant_id)
+    secret = sim.add_secret(app.client_id)
+    env = sim.add_environment(ENV_URL, tenant_id=tenant.tenant_id)
+    user = sim.add_application_user(env.url, app.client_id)
+    return SimpleNamespace(tenant=tenant, app=app, secret=secret, env=env, user=user)

@@ -1,0 +1,218 @@
+"""Microsoft Entra ID, token side: discovery, keys, and the v2.0 token endpoint.
+
+Only the client-credentials grant is implemented. Grants are looked up in
+:attr:`EntraService.grants` (``grant_type`` -> method taking a
+:class:`TokenContext`); client authentication (:meth:`EntraService.authenticate_client`)
+and error handling are shared, so ``authorization_code`` or ``refresh_token``
+can be added as further entries.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import re
+import uuid
+from dataclasses import dataclass
+from urllib.parse import unquote_plus, urlsplit
+
+from . import aadsts, tokens
+from .aadsts import EntraError, invalid_client, invalid_request
+from .assertion import JWT_BEARER, AssertionCheck, verify_client_assertion
+from .discovery import instance_discovery_document, openid_document
+from .messages import Request, Response
+from .state import AUTHORITY_CLOUDS, App, Directory, Tenant
+
+MULTI_TENANT_NAMES = ("common", "organizations", "consumers")
+
+
+@dataclass
+class TokenContext:
+    """One token request, after the tenant is resolved."""
+
+    request: Request
+    tenant: Tenant
+    form: dict[str, str]
+    now: float
+
+
+@dataclass
+class ClientAuthentication:
+    app: App
+    kind: str  # "secret" or "certificate"
+
+
+class EntraService:
+    """Routes requests for the authority hosts (login.microsoftonline.com, ...)."""
+
+    def __init__(self, directory: Directory) -> None:
+        self.directory = directory
+        self.grants = {"client_credentials": self.client_credentials}
+        self.routes = [
+            (re.compile(r"/common/discovery/instance"), self.instance_discovery),
+            (re.compile(r"/(?P<tenant>[^/]+)/v2\.0/\.well-known/openid-configuration"), self.openid_configuration),
+            (re.compile(r"/(?P<tenant>[^/]+)/discovery(?:/v2\.0)?/keys"), self.keys),
+            (re.compile(r"/(?P<tenant>[^/]+)/oauth2/v2\.0/token"), self.token),
+        ]
+
+    def handle(self, request: Request) -> Response:
+        """Answer one request; AADSTS errors become Entra's JSON error bodies."""
+        for pattern, endpoint in self.routes:
+            match = pattern.fullmatch(request.path)
+            if match:
+                try:
+                    return endpoint(request, **match.groupdict())
+                except EntraError as err:
+                    return self.error(request, err)
+        return Response.empty(404)
+
+    def error(self, request: Request, err: EntraError, headers: dict[str, str] | None = None) -> Response:
+        return aadsts.error_response(
+            err,
+            host=request.host,
+            now=self.directory.now(),
+            client_request_id=request.header("client-request-id"),
+            extra_headers=headers,
+        )
+
+    # --- discovery ----------------------------------------------------------------
+
+    def instance_discovery(self, request: Request) -> Response:
+        authorize = request.query_params().get("authorization_endpoint", "")
+        return Response.json(200, instance_discovery_document(authorize, request.host))
+
+    def openid_configuration(self, request: Request, tenant: str) -> Response:
+        if tenant.lower() in MULTI_TENANT_NAMES:
+            tid, path_tenant, cloud = "{tenantid}", tenant.lower(), AUTHORITY_CLOUDS[request.host]
+        else:
+            found = self.directory.find_tenant(tenant, request.host)
+            if found is None:
+                raise EntraError(400, "invalid_tenant", 90002, aadsts.TENANT_NOT_FOUND.format(tenant=tenant))
+            tid, path_tenant, cloud = found.tenant_id, found.tenant_id, found.cloud
+        return Response.json(200, openid_document(request.host, tid, path_tenant, cloud))
+
+    def keys(self, request: Request, tenant: str) -> Response:
+        return Response.json(200, tokens.jwks())
+
+    # --- token endpoint -----------------------------------------------------------
+
+    def token(self, request: Request, tenant: str) -> Response:
+        if request.method != "POST":
+            raise invalid_request(900561, aadsts.POST_ONLY.format(method=request.method))
+        if tenant.lower() in MULTI_TENANT_NAMES:
+            raise invalid_request(50059, aadsts.NO_TENANT_INFO)
+        found = self.directory.find_tenant(tenant, request.host)
+        if found is None:  # the token endpoint says invalid_request where discovery says invalid_tenant
+            raise invalid_request(90002, aadsts.TENANT_NOT_FOUND.format(tenant=tenant))
+        form = request.form()
+        grant_type = form.get("grant_type")
+        if not grant_type:
+            raise invalid_request(900144, aadsts.MISSING_PARAMETER.format(name="grant_type"))
+        grant = self.grants.get(grant_type)
+        if grant is None:
+            raise EntraError(
+                400, "unsupported_grant_type", 70003, aadsts.UNSUPPORTED_GRANT.format(grant_type=grant_type)
+            )
+        return grant(TokenContext(request, found, form, self.directory.now()))
+
+    def client_credentials(self, ctx: TokenContext) -> Response:
+        """``grant_type=client_credentials``: an app-only token for one resource."""
+        client = self.authenticate_client(ctx)
+        audience = self.resource_for_client_credentials(ctx)
+        access_token = tokens.issue_access_token(
+            now=ctx.now,
+            tenant_id=ctx.tenant.tenant_id,
+            cloud=ctx.tenant.cloud,
+            audience=audience,
+            client_id=client.app.client_id,
+            object_id=client.app.object_id,
+            credential_kind=client.kind,
+        )
+        return self.token_response(
+            ctx,
+            {
+                "token_type": "Bearer",
+                "expires_in": tokens.ACCESS_TOKEN_LIFETIME,
+                "ext_expires_in": tokens.ACCESS_TOKEN_LIFETIME,
+                "access_token": access_token,
+            },
+        )
+
+    def token_response(self, ctx: TokenContext, payload: dict) -> Response:
+        trace_id = str(uuid.uuid4())
+        correlation_id = aadsts.correlation_id_for(ctx.request.header("client-request-id"))
+        return Response.json(200, payload, aadsts.response_headers(trace_id, correlation_id))
+
+    def authenticate_client(self, ctx: TokenContext) -> ClientAuthentication:
+        """Identify the app and check its secret or client assertion (form or HTTP Basic)."""
+        basic_id, basic_secret = _basic_credentials(ctx.request.header("Authorization"))
+        client_id = ctx.form.get("client_id") or basic_id
+        if not client_id:
+            raise invalid_request(900144, aadsts.MISSING_PARAMETER.format(name="client_id"))
+        app = self.directory.find_app(ctx.tenant.tenant_id, client_id)
+        if app is None:
+            raise EntraError(
+                400,
+                "unauthorized_client",
+                700016,
+                aadsts.APP_NOT_FOUND.format(client_id=client_id, tenant_name=ctx.tenant.display_name),
+            )
+        assertion = ctx.form.get("client_assertion")
+        if assertion:
+            if ctx.form.get("client_assertion_type") != JWT_BEARER:
+                raise invalid_request(900144, aadsts.MISSING_PARAMETER.format(name="client_assertion_type"))
+            verify_client_assertion(
+                AssertionCheck(assertion, app, ctx.tenant, ctx.request.host, ctx.now, self.directory)
+            )
+            return ClientAuthentication(app, "certificate")
+        secret = ctx.form.get("client_secret") or basic_secret
+        if not secret:
+            raise invalid_client(7000218, aadsts.NO_CREDENTIAL)
+        _check_secret(app, secret, ctx.now)
+        return ClientAuthentication(app, "secret")
+
+    def resource_for_client_credentials(self, ctx: TokenContext) -> str:
+        """Validate ``scope={resource}/.default``; return the token audience (no trailing slash)."""
+        scope = ctx.form.get("scope", "").strip()
+        if not scope:
+            raise invalid_request(900144, aadsts.MISSING_PARAMETER.format(name="scope"))
+        items = scope.split()
+        if len(items) > 1:
+            raise EntraError(400, "invalid_scope", 70011, aadsts.SCOPE_INVALID.format(scope=scope))
+        if not items[0].endswith("/.default"):
+            raise EntraError(400, "invalid_scope", 1002012, aadsts.SCOPE_NOT_DEFAULT.format(scope=scope))
+        resource = items[0][: -len("/.default")]
+        parts = urlsplit(resource)
+        env = self.directory.find_environment(resource) if parts.scheme == "https" else None
+        env_tenant = self.directory.get_tenant(env.tenant_id) if env else None
+        if env is None or parts.path.strip("/") or env_tenant is None or env_tenant.cloud != ctx.tenant.cloud:
+            raise EntraError(
+                400,
+                "invalid_resource",
+                500011,
+                aadsts.RESOURCE_NOT_FOUND.format(resource=resource, tenant_name=ctx.tenant.display_name),
+            )
+        return resource.rstrip("/")
+
+
+def _basic_credentials(authorization: str | None) -> tuple[str | None, str | None]:
+    """``Authorization: Basic base64(urlencode(id):urlencode(secret))`` (RFC 6749 2.3.1)."""
+    scheme, _, value = (authorization or "").partition(" ")
+    if scheme.lower() != "basic" or not value:
+        return None, None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None, None
+    client_id, sep, secret = decoded.partition(":")
+    return (unquote_plus(client_id), unquote_plus(secret)) if sep else (None, None)
+
+
+def _check_secret(app: App, presented: str, now: float) -> None:
+    for secret in app.secrets:
+        if hmac.compare_digest(secret.value.encode(), presented.encode()):
+            if secret.expires_at is not None and secret.expires_at <= now:
+                raise invalid_client(7000222, aadsts.EXPIRED_SECRET.format(client_id=app.client_id))
+            return
+    raise invalid_client(7000215, aadsts.INVALID_SECRET.format(client_id=app.client_id))

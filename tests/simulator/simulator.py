@@ -1,0 +1,227 @@
+"""The :class:`Simulator` facade: registration, fault knobs, request log, lifecycle."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import ssl
+import tempfile
+import threading
+from collections import deque
+from pathlib import Path
+
+from . import aadsts, dataverse, tokens
+from .dataverse import DataverseService
+from .entra import EntraService
+from .knobs import DROP, SILENT, Forced, Knobs, Rule, parse_response_entry
+from .messages import Request, Response
+from .server import RequestLog, RequestRecord, SimulatorServer, tls_material
+from .state import AUTHORITY_CLOUDS, Directory
+
+logger = logging.getLogger(__name__)
+
+
+class Simulator:
+    """A local HTTPS stand-in for Entra ID (token side) and the Dataverse Web API.
+
+    Serves on ``host:port`` (port 0 = a free port) from construction unless
+    ``start=False``. Route requests for the real host names to it and trust
+    ``ca_cert_path``; see the package docstring.
+    """
+
+    def __init__(self, port: int = 0, host: str = "127.0.0.1", start: bool = True) -> None:
+        self.host = host
+        self.directory = Directory()
+        self.knobs = Knobs()
+        self.log = RequestLog()
+        self.entra = EntraService(self.directory)
+        self.dataverse = DataverseService(self.directory)
+        self.ca, server_cert = tls_material()
+        tokens.signing_bundle()  # generate the RSA signing key now, not on the first token request
+        self._tmpdir = Path(tempfile.mkdtemp(prefix="entra-dataverse-sim-"))
+        self.ca_cert_path = str(self._tmpdir / "ca.pem")
+        self.ca.cert_pem.write_to_path(self.ca_cert_path)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server_cert.configure_cert(context)
+        self._server = SimulatorServer((host, port), context, self._dispatch, self.log)
+        self.port = self._server.server_address[1]
+        self._thread: threading.Thread | None = None
+        if start:
+            self.start()
+
+    # --- lifecycle ----------------------------------------------------------------
+
+    def start(self) -> Simulator:
+        """Serve in a daemon thread (no-op if already serving)."""
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name=f"simulator:{self.port}",
+                daemon=True,
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close every connection, including silent ones."""
+        self._server.stopping.set()
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join(timeout=2)
+        self._server.server_close()
+        self._server.abort_connections()
+        shutil.rmtree(self._tmpdir, ignore_errors=True)
+
+    def __enter__(self) -> Simulator:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def reset(self) -> None:
+        """Forget tenants, apps, environments, knobs, the request log and the clock offset."""
+        self.directory.reset()
+        self.knobs.clear()
+        self.log.clear()
+
+    # --- registration -------------------------------------------------------------
+
+    def add_tenant(
+        self,
+        tenant_id=None,
+        domains=("contoso.onmicrosoft.com",),
+        authority_host="login.microsoftonline.com",
+        display_name=None,
+    ):
+        """Register a tenant in the cloud of ``authority_host``; ``.tenant_id`` is a GUID."""
+        return self.directory.add_tenant(tenant_id, domains, authority_host, display_name)
+
+    def add_app(self, tenant_id, client_id=None, display_name="Gathr connector"):
+        """Register an app (and its service principal, ``.object_id``) in a tenant."""
+        return self.directory.add_app(tenant_id, client_id, display_name)
+
+    def add_secret(self, client_id, value=None, secret_id=None, expires_at=None):
+        """Add a client secret; ``expires_at`` is a datetime or POSIX seconds (sim clock)."""
+        return self.directory.add_secret(client_id, value, secret_id, expires_at)
+
+    def add_certificate(self, client_id, cert_pem):
+        """Register a public certificate, matched by the assertion's ``x5t`` / ``x5t#S256``."""
+        return self.directory.add_certificate(client_id, cert_pem)
+
+    def trust_subject_name(self, client_id, subject_cn, issuer_cert_pem):
+        """Accept assertions whose ``x5c`` leaf has CN ``subject_cn`` and chains to this issuer."""
+        return self.directory.trust_subject_name(client_id, subject_cn, issuer_cert_pem)
+
+    def add_environment(
+        self, url="https://contoso.crm.dynamics.com/", tenant_id=None, organization_id=None, version="9.2.25111.00171"
+    ):
+        """Register a Dataverse environment owned by ``tenant_id``."""
+        return self.directory.add_environment(url, tenant_id, organization_id, version)
+
+    def add_application_user(self, env_url, client_id):
+        """Make the app a member (application user) of the environment; ``.user_id``."""
+        return self.directory.add_application_user(env_url, client_id)
+
+    # --- clock ----------------------------------------------------------------------
+
+    @property
+    def clock(self) -> float:
+        """Seconds added to real time to get the simulator's "now"."""
+        return self.directory.clock
+
+    @clock.setter
+    def clock(self, offset: float) -> None:
+        self.directory.clock = float(offset)
+
+    def advance(self, seconds: float) -> None:
+        """Move the simulator's clock forward (tokens and secrets expire by it)."""
+        self.directory.clock += seconds
+
+    def now(self) -> float:
+        return self.directory.now()
+
+    # --- request log ----------------------------------------------------------------
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """Every request received so far (a copy)."""
+        return self.log.snapshot()
+
+    def clear_requests(self) -> None:
+        self.log.clear()
+
+    def count(self, host: str | None = None, path_contains: str | None = None) -> int:
+        """How many requests matched ``host`` (exact) and a substring of path?query."""
+        return len(self._matching(host, path_contains))
+
+    def connection_count(self, host: str | None = None, path_contains: str | None = None) -> int:
+        """How many distinct TCP connections carried the matching requests."""
+        return len({record.connection_id for record in self._matching(host, path_contains)})
+
+    def _matching(self, host, path_contains) -> list[RequestRecord]:
+        host = host.lower() if host else None
+        return [
+            r
+            for r in self.log.snapshot()
+            if (host is None or r.host == host)
+            and (path_contains is None or path_contains in (r.path + (f"?{r.query}" if r.query else "")))
+        ]
+
+    # --- fault knobs ----------------------------------------------------------------
+
+    def set_delay(self, seconds: float, host=None, path=None, times=None) -> None:
+        """Sleep ``seconds`` before answering matching requests."""
+        self.knobs.add(Rule("delay", host, path, seconds=seconds, remaining=times))
+
+    def set_responses(self, responses, host=None, path=None) -> None:
+        """Queue forced statuses: ``[(503, {"Retry-After": "1"}), 200]``; 200/None = answer normally."""
+        entries = deque(parse_response_entry(entry) for entry in responses)
+        if entries:
+            self.knobs.add(Rule("respond", host, path, responses=entries))
+
+    def set_drop(self, host=None, path=None, times=None) -> None:
+        """Read matching requests, then close the connection without a response."""
+        self.knobs.add(Rule("drop", host, path, remaining=times))
+
+    def set_silent(self, host=None, path=None, times=None) -> None:
+        """Read matching requests and never answer (connections are closed by stop())."""
+        self.knobs.add(Rule("silent", host, path, remaining=times))
+
+    def set_redirect(self, location: str, host=None, path=None, status: int = 302, times=None) -> None:
+        """Answer matching requests with a redirect to ``location``."""
+        redirect = Forced(status, {"Location": location}, b"")
+        self.knobs.add(Rule("redirect", host, path, redirect=redirect, remaining=times))
+
+    def clear_knobs(self) -> None:
+        self.knobs.clear()
+
+    # --- dispatch -------------------------------------------------------------------
+
+    def _dispatch(self, request: Request) -> Response | str:
+        decision = self.knobs.decide(request)
+        if decision.delay and self._server.stopping.wait(decision.delay):
+            return DROP
+        if decision.outcome in (SILENT, DROP):
+            return decision.outcome
+        try:
+            if isinstance(decision.outcome, Forced):
+                return self._forced(request, decision.outcome)
+            if request.host in AUTHORITY_CLOUDS:
+                return self.entra.handle(request)
+            return self.dataverse.handle(request)
+        except Exception:
+            logger.exception("simulator failed on %s %s%s", request.method, request.host, request.path)
+            return Response.json(500, {"error": "simulator_bug"})
+
+    def _forced(self, request: Request, forced: Forced) -> Response:
+        body = forced.body
+        if isinstance(body, dict):
+            return Response.json(forced.status, body, forced.headers)
+        if body is not None:
+            return Response(forced.status, forced.headers, body.encode() if isinstance(body, str) else body)
+        if request.host in AUTHORITY_CLOUDS:
+            return self.entra.error(request, aadsts.forced_error(forced.status), forced.headers)
+        if self.directory.find_environment(request.host):
+            return dataverse.forced_response(forced.status, forced.headers)
+        return Response.empty(forced.status, forced.headers)
