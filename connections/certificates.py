@@ -1,7 +1,7 @@
 """Certificate credentials (the product page's OAuthJWTCert): parse an uploaded PFX or PEM."""
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from cryptography import x509
@@ -18,7 +18,7 @@ class CertificateError(ValueError):
 
 @dataclass(frozen=True)
 class CertificateCredential:
-    private_key_pem: str
+    private_key_pem: str = field(repr=False)
     chain_pem: str  # leaf first, then any intermediates
     subject: str
     sha1: str

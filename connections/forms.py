@@ -48,6 +48,15 @@ class ConnectionForm(forms.ModelForm):
         help_text="The PFX password, or the PEM private key's password if it is encrypted.",
     )
     creation_token = forms.UUIDField(widget=forms.HiddenInput, required=False)
+    # Wider than the stored 36 characters: a pasted {GUID} with braces is accepted and normalised.
+    client_id = forms.CharField(
+        label="Client ID",
+        max_length=40,
+        error_messages={"required": "Enter the Client ID (the app registration's Application (client) ID)."},
+        help_text="The Application (client) ID on the app registration's Overview page "
+        "(Microsoft Entra admin center > App registrations).",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
 
     class Meta:
         model = Connection

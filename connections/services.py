@@ -27,6 +27,7 @@ def params_for(connection: Connection, secret: str = "", certificate=None) -> ch
     )
 
 
+@sensitive_variables("secret", "certificate", "params")
 def run_check(connection: Connection, secret: str = "", certificate=None) -> check.CheckResult:
     try:
         params = params_for(connection, secret, certificate)

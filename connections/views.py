@@ -174,7 +174,15 @@ def _test_form(request: HttpRequest, form: ConnectionForm) -> HttpResponse:
 
 
 def _render_form(request, form, *, status: int = 200, result=None, retype_secret: bool = False) -> HttpResponse:
-    context = {"form": form, "result": result, "retype_secret": retype_secret, "connection": form.instance}
+    # form.instance already holds the typed (maybe rejected) values: the title shows the saved name.
+    saved_name = form.initial.get("name", "")
+    context = {
+        "form": form,
+        "result": result,
+        "retype_secret": retype_secret,
+        "connection": form.instance,
+        "saved_name": saved_name,
+    }
     return render(request, "connections/connection_form.html", context, status=status)
 
 

@@ -4,6 +4,7 @@ import ipaddress
 from pathlib import Path
 
 import environ
+from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
@@ -39,6 +40,24 @@ SECRET_KEY = _required_in_production("SECRET_KEY", new_secret_key)
 FIELD_ENCRYPTION_KEY = [
     key.strip() for key in _required_in_production("FIELD_ENCRYPTION_KEY", new_fernet_key).split(",") if key.strip()
 ]
+
+
+def _check_fernet_keys(keys: list[str]) -> list[str]:
+    for key in keys:
+        try:
+            Fernet(key.encode())
+        except ValueError:
+            raise ImproperlyConfigured(
+                "FIELD_ENCRYPTION_KEY must be comma-separated Fernet keys (32 url-safe base64-encoded bytes "
+                "each, as Fernet.generate_key() makes)."
+            ) from None
+    if not keys:
+        raise ImproperlyConfigured("FIELD_ENCRYPTION_KEY is empty.")
+    return keys
+
+
+FIELD_ENCRYPTION_KEY = _check_fernet_keys(FIELD_ENCRYPTION_KEY)
+DEFAULT_EXCEPTION_REPORTER_FILTER = "gathr_connector.reporting.AlwaysCleansingFilter"
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -159,6 +178,8 @@ SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=PRODUCTION)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if PRODUCTION else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = PRODUCTION
 SECURE_HSTS_PRELOAD = False
+# Preloading is a deliberate, hard-to-undo choice per domain: `check --deploy` need not warn that it is off.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
 if env.bool("USE_X_FORWARDED_PROTO", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 

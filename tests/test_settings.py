@@ -1,0 +1,145 @@
+"""Settings from the environment: production refuses to start without its keys, bad values fail at start.
+
+Each case starts a fresh Python with an environment spelled out in full, so neither the developer's
+shell nor a local .env file (read with overwrite=False: an explicit value always wins) can change the outcome.
+"""
+
+import logging
+import os
+import secrets
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+from gathr_connector.keys import local_key, new_fernet_key
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+STRONG_SECRET_KEY = secrets.token_urlsafe(50)
+FERNET_KEY = Fernet.generate_key().decode()
+OLDER_FERNET_KEY = Fernet.generate_key().decode()
+
+PRODUCTION = {
+    "DJANGO_SETTINGS_MODULE": "gathr_connector.settings",
+    "APP_ENV": "production",
+    "DEBUG": "false",
+    "SECRET_KEY": STRONG_SECRET_KEY,
+    "FIELD_ENCRYPTION_KEY": FERNET_KEY,
+    "ALLOWED_HOSTS": "connectors.example.com",
+    "CSRF_TRUSTED_ORIGINS": "https://connectors.example.com",
+    "SITE_URL": "https://connectors.example.com",
+    "DATABASE_URL": "sqlite:///:memory:",
+    "CONN_MAX_AGE": "60",
+    "CACHE_URL": "locmemcache://",
+    "TIME_ZONE": "UTC",
+    "STATIC_ROOT": str(BASE_DIR / "staticfiles"),
+    "WHITENOISE_USE_FINDERS": "false",
+    "SECURE_COOKIES": "true",
+    "SECURE_SSL_REDIRECT": "true",
+    "SECURE_HSTS_SECONDS": "31536000",
+    "USE_X_FORWARDED_PROTO": "false",
+    "OUTBOUND_ALLOWED_NETWORKS": "",
+    "TEST_CONNECT_TIMEOUT": "5",
+    "TEST_READ_TIMEOUT": "15",
+    "TEST_TOTAL_TIMEOUT": "30",
+    "LOG_LEVEL": "WARNING",
+}
+START = "import django; django.setup(); from django.conf import settings; print('started', settings.APP_ENV)"
+
+
+def run(args: list[str], **overrides: str) -> subprocess.CompletedProcess:
+    inherited = {key: value for key, value in os.environ.items() if key in ("PATH", "HOME", "LANG", "SYSTEMROOT")}
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=BASE_DIR,
+        env={**inherited, **PRODUCTION, **overrides},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def start(**overrides: str) -> subprocess.CompletedProcess:
+    return run(["-c", START], **overrides)
+
+
+def test_production_starts_with_its_keys_set():
+    started = start()
+    assert started.returncode == 0, started.stderr
+    assert started.stdout.strip() == "started production"
+
+
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "FIELD_ENCRYPTION_KEY"])
+def test_production_refuses_to_start_without_a_key(missing):
+    refused = start(**{missing: ""})
+    assert refused.returncode != 0
+    assert f"ImproperlyConfigured: {missing} must be set when APP_ENV=production." in refused.stderr
+
+
+def test_production_names_the_first_missing_key_when_both_are_missing():
+    refused = start(SECRET_KEY="", FIELD_ENCRYPTION_KEY="")
+    assert refused.returncode != 0
+    assert "ImproperlyConfigured: SECRET_KEY must be set" in refused.stderr
+
+
+def test_the_deploy_check_passes_without_warnings():
+    checked = run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"])
+    assert checked.returncode == 0, checked.stderr
+    assert "System check identified no issues" in checked.stdout
+
+
+def test_it_reads_several_encryption_keys_newest_first():
+    code = "import django; django.setup(); from django.conf import settings; print(*settings.FIELD_ENCRYPTION_KEY)"
+    started = run(["-c", code], FIELD_ENCRYPTION_KEY=f" {FERNET_KEY} , {OLDER_FERNET_KEY} ,")
+    assert started.returncode == 0, started.stderr
+    assert started.stdout.split() == [FERNET_KEY, OLDER_FERNET_KEY]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"OUTBOUND_ALLOWED_NETWORKS": "10.20.0.0/33"}, "OUTBOUND_ALLOWED_NETWORKS"),
+        ({"OUTBOUND_ALLOWED_NETWORKS": "10.20.0.0/16,intranet"}, "OUTBOUND_ALLOWED_NETWORKS"),
+        ({"APP_ENV": "staging"}, "APP_ENV must be 'development' or 'production'."),
+        ({"DEBUG": "true"}, "DEBUG must be off when APP_ENV=production."),
+        ({"TEST_TOTAL_TIMEOUT": "0"}, "TEST_TOTAL_TIMEOUT must be between 0 and 300 seconds."),
+    ],
+)
+def test_a_bad_value_fails_at_start(overrides, message):
+    refused = start(**overrides)
+    assert refused.returncode != 0
+    assert "ImproperlyConfigured" in refused.stderr
+    assert message in refused.stderr
+
+
+def test_it_accepts_valid_outbound_networks():
+    started = start(OUTBOUND_ALLOWED_NETWORKS="10.20.0.0/16, 192.168.1.7, fd00::/8")
+    assert started.returncode == 0, started.stderr
+
+
+def test_an_invalid_encryption_key_fails_clearly_at_start():
+    failed = run(["-c", "import django; django.setup()"], FIELD_ENCRYPTION_KEY="not-a-fernet-key")
+    assert failed.returncode != 0
+    assert "ImproperlyConfigured: FIELD_ENCRYPTION_KEY must be comma-separated Fernet keys" in failed.stderr
+
+
+def test_development_generates_a_key_into_a_private_local_file_and_warns(tmp_path, caplog):
+    path = tmp_path / ".local" / "field_encryption_key"
+    with caplog.at_level(logging.WARNING, logger="gathr_connector.settings"):
+        key = local_key(path, new_fernet_key)
+    Fernet(key.encode())  # a usable key
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert "No FIELD_ENCRYPTION_KEY configured" in caplog.text
+    assert str(path) in caplog.text
+    caplog.clear()
+    assert local_key(path, new_fernet_key) == key
+    assert caplog.text == ""
+
+
+def test_the_generated_local_keys_are_ignored_by_git():
+    ignored = (BASE_DIR / ".gitignore").read_text().split()
+    assert ".local/" in ignored
+    assert ".env" in ignored
