@@ -27,8 +27,8 @@ from django.conf import settings  # noqa: E402
 
 from connections.dynamics import check, entra, guard, http  # noqa: E402
 from tests.conftest import HostsResolver  # noqa: E402
-from tests.test_connection_test import blackhole  # noqa: E402
 from tests.simulator import SERVER_NAMES, Simulator  # noqa: E402
+from tests.test_connection_test import blackhole  # noqa: E402
 
 ENV_URL = "https://contoso.crm.dynamics.com/"
 
