@@ -83,6 +83,38 @@ class ConnectionAdmin(admin.ModelAdmin):
         "updated_at",
     ]
     actions = ["test_selected"]
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "name",
+                    "client_id",
+                    "client_secret",
+                    "url",
+                    "crm_version",
+                    "azure_tenant",
+                    "azure_environment",
+                    "credential_type",
+                    "owner",
+                ]
+            },
+        ),
+        (
+            "Stored credential",
+            {
+                "fields": [
+                    "secret_state",
+                    "certificate_subject",
+                    "certificate_sha1",
+                    "certificate_sha256",
+                    "certificate_not_after",
+                ]
+            },
+        ),
+        ("Last TEST", {"fields": ["last_test_status", "last_tested_at", "last_test_message"]}),
+        ("History", {"fields": ["created_at", "updated_at"]}),
+    ]
 
     @admin.display(description="URL host")
     def url_host(self, obj: Connection) -> str:
