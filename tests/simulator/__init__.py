@@ -1,4 +1,4 @@
-"""A test-only local HTTPS simulator of Microsoft Entra ID (token side) and Dataverse.
+"""A test-only local HTTPS simulator of Microsoft Entra ID and Dataverse.
 
 One TLS server on 127.0.0.1 answers for the authority hosts
 (login.microsoftonline.com, login.microsoftonline.us, login.chinacloudapi.cn,
@@ -14,18 +14,56 @@ routing on the Host header. Point those names at ``127.0.0.1:sim.port`` and set
         secret = sim.add_secret(app.client_id)
         env = sim.add_environment("https://contoso.crm.dynamics.com/", tenant_id=tenant.tenant_id)
         sim.add_application_user(env.url, app.client_id)
+
+Users (AuthScheme=AzureAD, delegated): a browser signs in once, the app refreshes by itself::
+
+        user = sim.add_user(tenant.tenant_id, upn="maria@contoso.onmicrosoft.com", display_name="Maria Garcia")
+        sim.add_redirect_uri(app.client_id, "https://gathr.example.com/oauth/callback")
+        sim.add_dataverse_user(env.url, user.object_id)        # .user_id is WhoAmI's UserId
+        flow = msal_app.initiate_auth_code_flow([env.url + "user_impersonation"], redirect_uri=...)
+        answer = browser.sign_in(flow["auth_uri"], user.upn)  # or drive the page with Playwright
+        msal_app.acquire_token_by_auth_code_flow(flow, answer.params)
+
+``GET /{tenant}/oauth2/v2.0/authorize`` validates like Entra (unknown tenant 90002,
+app 700016, unregistered redirect URI 50011 and no redirect URI 500113 are shown
+on an error page; later errors are redirected) and shows a sign-in page: title
+"Sign in to your account", field labelled "Email, phone, or Skype", buttons
+"Sign in" and "Cancel" (see :mod:`.signin_pages`). Sign in redirects with
+``code``, ``client_info``, ``state``, ``session_state`` (response_mode query,
+fragment or form_post); Cancel with ``error=access_denied&error_subcode=cancel``
+(AADSTS65004). Redirect URIs match exactly, except http(s)://localhost and
+127.0.0.1 on any port. ``/common`` and ``/organizations`` work for users.
+
+The token endpoint's ``authorization_code`` and ``refresh_token`` grants (PKCE
+S256/plain, single-use 10-minute codes, v1.0 access token with ``scp``, v2.0 ID
+token, ``client_info``) refuse as Entra does; see :mod:`.user_grants` for codes.
+Knobs: ``require_admin_consent`` (65001), ``set_access_token_lifetime``
+(default 3599, also for app tokens), ``set_refresh_token_lifetime`` (inactivity,
+700082), ``set_refresh_token_rotation(rotate=True, revoke_old=False)`` (Entra's
+default; a revoked old token gets 70008), ``revoke_refresh_tokens`` (50173),
+``require_interaction`` (50076). Inspect with ``issued_refresh_tokens``,
+``newest_refresh_token``, ``refresh_grants``, ``refresh_count``. All expiry
+follows ``sim.now()`` (``sim.advance()`` and time_machine).
 """
 
+from .browser import SignInAnswer, sign_in
 from .certs import CertBundle, make_certificate
 from .server import SERVER_NAMES, RequestRecord
 from .simulator import Simulator
 from .state import AUTHORITY_CLOUDS
+from .users import DataverseUser, RefreshGrant, RefreshToken, User
 
 __all__ = [
     "AUTHORITY_CLOUDS",
     "SERVER_NAMES",
     "CertBundle",
+    "DataverseUser",
+    "RefreshGrant",
+    "RefreshToken",
     "RequestRecord",
+    "SignInAnswer",
     "Simulator",
+    "User",
     "make_certificate",
+    "sign_in",
 ]

@@ -79,6 +79,64 @@ BAD_SIGNATURE = (
     "the expected signature value., Thumbprint of key used by client: '{thumbprint}', Found key "
     "'Start={start}, End={end}']."
 )
+# --- delegated (user) sign-in: the authorize endpoint and the code / refresh-token grants ---
+REDIRECT_MISMATCH = (
+    "The redirect URI '{uri}' specified in the request does not match the redirect URIs configured for the "
+    "application '{client_id}'. Make sure the redirect URI sent in the request matches one added to your "
+    "application in the Azure portal. Navigate to https://aka.ms/redirectUriMismatchError to learn more about "
+    "how to fix this."
+)
+NO_REPLY_ADDRESS = "No reply address is registered for the application."
+REPLY_ADDRESS_CHANGED = (
+    "The reply address '{given}' does not match the reply address '{expected}' provided when requesting "
+    "Authorization code."
+)
+PARAMETER_NOT_VALID = "{name} parameter is empty or not valid."
+CHALLENGE_SIZE = "Invalid size of Code_Challenge parameter."
+RESPONSE_TYPE_NOT_ENABLED = "response_type '{response_type}' is not enabled for the application."
+RESPONSE_MODE_UNSUPPORTED = "The response_mode '{mode}' is not supported for this request."
+SILENT_NO_USER = "A silent sign-in request was sent but no user is signed in."
+USER_DECLINED = "User declined to consent to access the app."
+USER_NOT_FOUND = (
+    "The user account {upn} does not exist in the '{tenant_name}' directory. To sign into this application, "
+    "the account must be added to the directory."
+)
+NOT_CONSENTED = (
+    "The user or administrator has not consented to use the application with ID '{client_id}' named "
+    "'{app_name}'. Send an interactive authorization request for this user and resource."
+)
+CODE_REDEEMED = (
+    "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing "
+    "refresh token."
+)
+GRANT_EXPIRED = (
+    "The provided authorization code or refresh token has expired due to inactivity. Send a new interactive "
+    "authorization request for this user and resource."
+)
+REFRESH_INACTIVE = (
+    "The refresh token has expired due to inactivity. The token was issued on {issued} and was inactive for {span}."
+)
+GRANT_REVOKED = (
+    "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have "
+    "changed or reset their password. The grant was issued on '{auth_time}' and the TokensValidFrom date "
+    "(before which tokens are not valid) for this user is '{valid_from}'."
+)
+VERIFIER_MISMATCH = "The Code_Verifier does not match the code_challenge supplied in the authorization request."
+MALFORMED_REQUEST = "Invalid request. Request is malformed or invalid."
+GRANT_INVALID = "Provided grant is invalid or malformed."
+CODE_OTHER_TENANT = (
+    "Provided Authorization Code is intended to use against other tenant, thus rejected. OAuth2 Authorization "
+    "Code must be redeemed against same tenant it was acquired for (/common or /{tenant-ID} as appropriate)"
+)
+MFA_REQUIRED = (
+    "Due to a configuration change made by your administrator, or because you moved to a new location, you "
+    "must use multi-factor authentication to access '{resource_app_id}'."
+)
+MULTIPLE_RESOURCES = (
+    "Provided value for the input parameter scope is not valid because it contains more than one resource. "
+    "Scope {scope} is not valid."
+)
+
 # For statuses forced by Simulator.set_responses on an authority host.
 TRANSIENT = "A transient error has occurred. Please try again."
 THROTTLED = "There are too many incoming requests. Please try again later."
@@ -87,9 +145,14 @@ THROTTLED = "There are too many incoming requests. Please try again later."
 class EntraError(Exception):
     """An AADSTS error; raised by validation code, turned into a response by the router."""
 
-    def __init__(self, status: int, error: str, code: int, text: str) -> None:
+    def __init__(self, status: int, error: str, code: int, text: str, suberror: str | None = None) -> None:
         super().__init__(f"AADSTS{code}: {text}")
         self.status, self.error, self.code, self.text = status, error, code, text
+        self.suberror = suberror  # e.g. "consent_required", "basic_action" (sent as "suberror")
+
+
+def invalid_grant(code: int, text: str, suberror: str | None = None) -> EntraError:
+    return EntraError(400, "invalid_grant", code, text, suberror)
 
 
 def invalid_client(code: int, text: str) -> EntraError:
@@ -109,6 +172,14 @@ def format_instant(seconds: float) -> str:
     """``2024-10-02T22:05:03.6755165Z``, the format of times inside AADSTS700024."""
     moment = dt.datetime.fromtimestamp(seconds, dt.UTC)
     return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond * 10:07d}Z"
+
+
+def format_span(seconds: float) -> str:
+    """``90.00:00:00`` or ``00:10:00``, how .NET prints a TimeSpan (AADSTS700082)."""
+    days, rest = divmod(int(seconds), 86400)
+    hours, rest = divmod(rest, 3600)
+    clock = f"{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
+    return f"{days}.{clock}" if days else clock
 
 
 def format_key_date(moment: dt.datetime) -> str:
@@ -155,6 +226,8 @@ def error_response(
         "correlation_id": correlation_id,
         "error_uri": f"https://{host}/error?code={err.code}",
     }
+    if err.suberror:
+        body["suberror"] = err.suberror
     headers = {**response_headers(trace_id, correlation_id), **(extra_headers or {})}
     return Response.json(err.status, body, headers)
 

@@ -181,12 +181,14 @@ def _check_claims(claims: dict, check: AssertionCheck) -> None:
 
 
 def _audience_ok(audience: str, check: AssertionCheck) -> bool:
-    """``https://{this host}/{tenant id or domain}/oauth2/v2.0/token`` (or v1, or the issuer)."""
+    """``https://{this host}/{tenant id, domain, common}/oauth2/v2.0/token`` (or v1, or the issuer)."""
     parts = urlsplit(audience)
     if parts.scheme != "https" or (parts.hostname or "") != check.host:
         return False
     tenant_segment, _, rest = parts.path.strip("/").partition("/")
     if rest.lower() not in _AUDIENCE_PATHS:
         return False
+    if tenant_segment.lower() in ("common", "organizations"):  # a user grant redeemed at /common
+        return True
     found = check.directory.find_tenant(tenant_segment, check.host)
     return found is not None and found.tenant_id == check.tenant.tenant_id

@@ -59,3 +59,16 @@ def contoso(sim: Simulator) -> SimpleNamespace:
     env = sim.add_environment(ENV_URL, tenant_id=tenant.tenant_id)
     user = sim.add_application_user(env.url, app.client_id)
     return SimpleNamespace(tenant=tenant, app=app, secret=secret, env=env, user=user)
+
+
+REDIRECT_URI = "https://gathr.example.com/connections/oauth/callback"
+USER_SCOPE = ENV_URL + "user_impersonation"
+
+
+@pytest.fixture
+def maria(sim: Simulator, contoso: SimpleNamespace) -> SimpleNamespace:
+    """Contoso plus a user who is a Dataverse member, and the app's Web redirect URI."""
+    user = sim.add_user(contoso.tenant.tenant_id, upn="maria@contoso.onmicrosoft.com", display_name="Maria Garcia")
+    sim.add_redirect_uri(contoso.app.client_id, REDIRECT_URI)
+    member = sim.add_dataverse_user(contoso.env.url, user.object_id)
+    return SimpleNamespace(**vars(contoso), person=user, member=member)

@@ -9,7 +9,9 @@ way Dataverse builds it (unquoted values)::
     resource_id=https://org.crm.dynamics.com/
 
 (no ``error``/``error_description`` when no token was sent). A valid token of an
-app without an application user in the environment gets 403 ``0x80072560``.
+app without an application user in the environment, or a delegated token
+(``scp``) of a user who is not a member (``Simulator.add_dataverse_user``),
+gets 403 ``0x80072560``.
 Token lifetimes get Dataverse's 5 minutes of clock skew.
 """
 
@@ -23,7 +25,8 @@ import jwt
 
 from . import tokens
 from .messages import Request, Response
-from .state import ApplicationUser, Directory, Environment
+from .state import ApplicationUser, Directory, Environment, environment_key
+from .users import DataverseUser
 
 ODATA_JSON = "application/json; odata.metadata=minimal"
 CLOCK_SKEW = 300
@@ -78,7 +81,7 @@ class DataverseService:
             claims = self.authenticate(request, env)
         except Unauthorized as err:
             return self.challenge(env, err.description)
-        user = self.directory.find_application_user(env, claims.get("appid") or claims.get("azp") or "")
+        user = self.member(env, claims)
         if user is None:
             return odata_error(403, *NOT_A_MEMBER)
         match = _API_PATH.fullmatch(request.path)
@@ -91,6 +94,12 @@ class DataverseService:
                 405, GENERIC_CODE, f"The requested resource does not support http method '{request.method}'."
             )
         return function(request, env, user, match["version"])
+
+    def member(self, env: Environment, claims: dict) -> ApplicationUser | DataverseUser | None:
+        """The systemuser behind the token: the signed-in user (``scp``) or the app (application user)."""
+        if "scp" in claims:
+            return self.directory.delegated.find_dataverse_user(environment_key(env.host), claims.get("oid", ""))
+        return self.directory.find_application_user(env, claims.get("appid") or claims.get("azp") or "")
 
     def authenticate(self, request: Request, env: Environment) -> dict:
         """Return the bearer token's claims, or raise :class:`Unauthorized`."""
@@ -128,7 +137,9 @@ class DataverseService:
         ]
         return Response.empty(401, {"WWW-Authenticate": "Bearer " + ", ".join(parts)})
 
-    def whoami(self, request: Request, env: Environment, user: ApplicationUser, version: str) -> Response:
+    def whoami(
+        self, request: Request, env: Environment, user: ApplicationUser | DataverseUser, version: str
+    ) -> Response:
         return self._ok(
             request,
             version,
@@ -140,7 +151,9 @@ class DataverseService:
             },
         )
 
-    def retrieve_version(self, request: Request, env: Environment, user: ApplicationUser, version: str) -> Response:
+    def retrieve_version(
+        self, request: Request, env: Environment, user: ApplicationUser | DataverseUser, version: str
+    ) -> Response:
         return self._ok(request, version, "RetrieveVersionResponse", {"Version": env.version})
 
     @staticmethod

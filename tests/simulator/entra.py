@@ -1,10 +1,10 @@
-"""Microsoft Entra ID, token side: discovery, keys, and the v2.0 token endpoint.
+"""Microsoft Entra ID: discovery, keys, the v2.0 authorize and token endpoints.
 
-Only the client-credentials grant is implemented. Grants are looked up in
-:attr:`EntraService.grants` (``grant_type`` -> method taking a
-:class:`TokenContext`); client authentication (:meth:`EntraService.authenticate_client`)
-and error handling are shared, so ``authorization_code`` or ``refresh_token``
-can be added as further entries.
+Grants are looked up in :attr:`EntraService.grants` (``grant_type`` -> method
+taking a :class:`TokenContext`): ``client_credentials`` here, the user grants
+``authorization_code`` and ``refresh_token`` in :mod:`.user_grants`. Client
+authentication (:meth:`EntraService.authenticate_client`) and error handling
+are shared. The browser leg (``/authorize``) is :mod:`.authorize`.
 """
 
 from __future__ import annotations
@@ -20,9 +20,11 @@ from urllib.parse import unquote_plus, urlsplit
 from . import aadsts, tokens
 from .aadsts import EntraError, invalid_client, invalid_request
 from .assertion import JWT_BEARER, AssertionCheck, verify_client_assertion
+from .authorize import AuthorizeEndpoint
 from .discovery import instance_discovery_document, openid_document
 from .messages import Request, Response
 from .state import AUTHORITY_CLOUDS, App, Directory, Tenant
+from .user_grants import USER_GRANTS, UserGrants
 
 MULTI_TENANT_NAMES = ("common", "organizations", "consumers")
 
@@ -32,7 +34,7 @@ class TokenContext:
     """One token request, after the tenant is resolved."""
 
     request: Request
-    tenant: Tenant
+    tenant: Tenant | None  # None on /common or /organizations until a user grant names it
     form: dict[str, str]
     now: float
 
@@ -48,8 +50,15 @@ class EntraService:
 
     def __init__(self, directory: Directory) -> None:
         self.directory = directory
-        self.grants = {"client_credentials": self.client_credentials}
+        user_grants = UserGrants(self)
+        self.grants = {
+            "client_credentials": self.client_credentials,
+            "authorization_code": user_grants.authorization_code,
+            "refresh_token": user_grants.refresh_token,
+        }
+        self.authorize = AuthorizeEndpoint(directory)
         self.routes = [
+            (re.compile(r"/(?P<tenant>[^/]+)/oauth2/v2\.0/authorize"), self.authorize.handle),
             (re.compile(r"/common/discovery/instance"), self.instance_discovery),
             (re.compile(r"/(?P<tenant>[^/]+)/v2\.0/\.well-known/openid-configuration"), self.openid_configuration),
             (re.compile(r"/(?P<tenant>[^/]+)/discovery(?:/v2\.0)?/keys"), self.keys),
@@ -100,12 +109,15 @@ class EntraService:
     def token(self, request: Request, tenant: str) -> Response:
         if request.method != "POST":
             raise invalid_request(900561, aadsts.POST_ONLY.format(method=request.method))
-        if tenant.lower() in MULTI_TENANT_NAMES:
-            raise invalid_request(50059, aadsts.NO_TENANT_INFO)
-        found = self.directory.find_tenant(tenant, request.host)
-        if found is None:  # the token endpoint says invalid_request where discovery says invalid_tenant
-            raise invalid_request(90002, aadsts.TENANT_NOT_FOUND.format(tenant=tenant))
         form = request.form()
+        found = None
+        if tenant.lower() in MULTI_TENANT_NAMES:  # only a user grant can name its tenant
+            if tenant.lower() == "consumers" or form.get("grant_type") not in USER_GRANTS:
+                raise invalid_request(50059, aadsts.NO_TENANT_INFO)
+        else:
+            found = self.directory.find_tenant(tenant, request.host)
+            if found is None:  # the token endpoint says invalid_request where discovery says invalid_tenant
+                raise invalid_request(90002, aadsts.TENANT_NOT_FOUND.format(tenant=tenant))
         grant_type = form.get("grant_type")
         if not grant_type:
             raise invalid_request(900144, aadsts.MISSING_PARAMETER.format(name="grant_type"))
@@ -120,6 +132,7 @@ class EntraService:
         """``grant_type=client_credentials``: an app-only token for one resource."""
         client = self.authenticate_client(ctx)
         audience = self.resource_for_client_credentials(ctx)
+        lifetime = self.directory.delegated.policy.access_token_lifetime
         access_token = tokens.issue_access_token(
             now=ctx.now,
             tenant_id=ctx.tenant.tenant_id,
@@ -128,13 +141,14 @@ class EntraService:
             client_id=client.app.client_id,
             object_id=client.app.object_id,
             credential_kind=client.kind,
+            lifetime=lifetime,
         )
         return self.token_response(
             ctx,
             {
                 "token_type": "Bearer",
-                "expires_in": tokens.ACCESS_TOKEN_LIFETIME,
-                "ext_expires_in": tokens.ACCESS_TOKEN_LIFETIME,
+                "expires_in": lifetime,
+                "ext_expires_in": lifetime,
                 "access_token": access_token,
             },
         )

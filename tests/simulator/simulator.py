@@ -16,17 +16,19 @@ from .entra import EntraService
 from .knobs import DROP, SILENT, Forced, Knobs, Rule, parse_response_entry
 from .messages import Request, Response
 from .server import RequestLog, RequestRecord, SimulatorServer, tls_material
+from .simulator_users import UserApi
 from .state import AUTHORITY_CLOUDS, Directory
 
 logger = logging.getLogger(__name__)
 
 
-class Simulator:
-    """A local HTTPS stand-in for Entra ID (token side) and the Dataverse Web API.
+class Simulator(UserApi):
+    """A local HTTPS stand-in for Entra ID (app and user sign-in) and the Dataverse Web API.
 
     Serves on ``host:port`` (port 0 = a free port) from construction unless
     ``start=False``. Route requests for the real host names to it and trust
-    ``ca_cert_path``; see the package docstring.
+    ``ca_cert_path``; see the package docstring. The user (delegated) API is
+    in :class:`~.simulator_users.UserApi`.
     """
 
     def __init__(self, port: int = 0, host: str = "127.0.0.1", start: bool = True) -> None:
@@ -80,7 +82,7 @@ class Simulator:
         self.stop()
 
     def reset(self) -> None:
-        """Forget tenants, apps, environments, knobs, the request log and the clock offset."""
+        """Forget tenants, apps, users, grants, token policy, knobs, the request log and the clock offset."""
         self.directory.reset()
         self.knobs.clear()
         self.log.clear()

@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
+from .users import Delegated
+
 # Authority host -> cloud. A tenant belongs to one cloud and is "not found" on the others.
 AUTHORITY_CLOUDS = {
     "login.microsoftonline.com": "public",
@@ -115,6 +117,8 @@ class App:
     secrets: list[Secret] = field(default_factory=list)
     certificates: list[RegisteredCertificate] = field(default_factory=list)
     subject_trusts: list[SubjectNameTrust] = field(default_factory=list)
+    redirect_uris: list[str] = field(default_factory=list)  # "Web" platform redirect URIs
+    admin_consent_required: bool = False  # users cannot consent: code redemption fails with AADSTS65001
 
 
 @dataclass
@@ -149,6 +153,7 @@ class Directory:
             self.tenants: dict[str, Tenant] = {}
             self.apps: dict[tuple[str, str], App] = {}  # (tenant_id, client_id)
             self.environments: dict[str, Environment] = {}  # by environment_key
+            self.delegated = Delegated()  # users, codes, refresh tokens, token policy
             self.clock = 0.0
 
     def now(self) -> float:
@@ -238,6 +243,15 @@ class Directory:
     def find_app(self, tenant_id: str, client_id: str) -> App | None:
         with self._lock:
             return self.apps.get((tenant_id, client_id.lower()))
+
+    def find_app_in_cloud(self, client_id: str, authority_host: str) -> App | None:
+        """The app registered as ``client_id`` in any tenant of this host's cloud (for /common)."""
+        cloud = AUTHORITY_CLOUDS.get(authority_host.lower())
+        with self._lock:
+            for (tenant_id, cid), app in self.apps.items():
+                if cid == client_id.lower() and self.tenants[tenant_id].cloud == cloud:
+                    return app
+        return None
 
     def find_environment(self, url_or_host: str) -> Environment | None:
         with self._lock:

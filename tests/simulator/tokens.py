@@ -59,8 +59,22 @@ def issuer_for(tenant_id: str, cloud: str) -> str:
     return f"https://{STS_ISSUER_HOST[cloud]}/{tenant_id}/"
 
 
+def sign(claims: dict) -> str:
+    """RS256 with the simulator's key, ``kid``/``x5t`` in the header, as Entra signs."""
+    headers = {"typ": "JWT", "x5t": key_id(), "kid": key_id()}
+    return jwt.encode(claims, signing_bundle().private_key, algorithm="RS256", headers=headers)
+
+
 def issue_access_token(
-    *, now: float, tenant_id: str, cloud: str, audience: str, client_id: str, object_id: str, credential_kind: str
+    *,
+    now: float,
+    tenant_id: str,
+    cloud: str,
+    audience: str,
+    client_id: str,
+    object_id: str,
+    credential_kind: str,
+    lifetime: int = ACCESS_TOKEN_LIFETIME,
 ) -> str:
     """Sign an app-only access token; ``credential_kind`` is ``secret`` or ``certificate``."""
     issued = int(now)
@@ -70,7 +84,7 @@ def issue_access_token(
         "iss": iss,
         "iat": issued,
         "nbf": issued,
-        "exp": issued + ACCESS_TOKEN_LIFETIME,
+        "exp": issued + lifetime,
         "aio": b64url(uuid.uuid4().bytes),
         "appid": client_id,
         "azp": client_id,
@@ -85,8 +99,7 @@ def issue_access_token(
         "uti": b64url(uuid.uuid4().bytes)[:22],
         "ver": "1.0",
     }
-    headers = {"typ": "JWT", "x5t": key_id(), "kid": key_id()}
-    return jwt.encode(claims, signing_bundle().private_key, algorithm="RS256", headers=headers)
+    return sign(claims)
 
 
 def decode_access_token(token: str) -> dict:
