@@ -5,9 +5,13 @@ from django.contrib import admin, messages
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
+from audit import trail
+from audit.models import Action
 from connections import services
 from connections.dynamics import inputs
 from connections.models import Connection
+from marketplace import gate
+from marketplace.catalogue import DYNAMICS_CRM
 
 
 class ConnectionAdminForm(forms.ModelForm):
@@ -133,7 +137,12 @@ class ConnectionAdmin(admin.ModelAdmin):
 
     @admin.action(description="TEST selected connections")
     def test_selected(self, request, queryset):
+        refusal = gate.check(DYNAMICS_CRM)
+        if refusal is not None:
+            self.message_user(request, refusal.html, messages.ERROR)
+            return
         for connection in queryset:
             result = services.test_saved(connection)
+            trail.record(request.user, Action.CONNECTION_TESTED, connection, outcome=result.code or "available")
             level = messages.SUCCESS if result.ok else messages.ERROR
             self.message_user(request, f"{connection.name}: {result.summary}", level)

@@ -32,9 +32,10 @@ def encrypt(plaintext: str) -> str:
     return fernet().encrypt(plaintext.encode()).decode()
 
 
-def decrypt(token: str) -> str:
+def decrypt(token: str, ttl: int | None = None) -> str:
+    """Decrypt; with `ttl`, refuse tokens encrypted more than `ttl` seconds ago."""
     try:
-        return fernet().decrypt(token.encode()).decode()
+        return fernet().decrypt(token.encode(), ttl=ttl).decode()
     except InvalidToken:
         raise SecretDecryptionError(
             "A stored secret cannot be decrypted: FIELD_ENCRYPTION_KEY no longer holds the key it was encrypted with."

@@ -1,15 +1,33 @@
 """The Dynamics CRM connection form: the product page's fields, in its order, with its labels."""
 
+from crispy_forms.bootstrap import FieldWithButtons, StrictButton
 from crispy_forms.helper import FormHelper
-from crispy_forms.layout import Div, Field, Layout
+from crispy_forms.layout import HTML, Div, Field, Layout
 from django import forms
 from django.core.exceptions import ValidationError
 
 from connections import certificates
 from connections.dynamics import inputs
-from connections.models import Connection, CredentialType, CrmVersion
+from connections.models import (
+    ON_PREMISES_SCHEMES,
+    ONLINE_SCHEMES,
+    AuthScheme,
+    AzureEnvironment,
+    Connection,
+    CredentialType,
+    CrmVersion,
+    Scope,
+)
 
 SECRET_STORED_HELP = "A client secret is stored. Leave this box empty to keep it, or type a new secret to replace it."
+PASSWORD_STORED_HELP = "A password is stored. Leave this box empty to keep it, or type a new password to replace it."
+# Shown next to the URL when a CRM2011+ URL starts with http:// (a notice, not an error).
+HTTP_WARNINGS = {
+    AuthScheme.NTLM: "This URL uses http://: NTLM never sends the password itself, but everything else, the data "
+    "included, crosses the network unencrypted. Use https:// if the server offers it.",
+    AuthScheme.ADFS: "This URL uses http://: the AD FS token, which opens Dynamics CRM to whoever holds it, and the "
+    "data cross the network unencrypted. Use https://.",
+}
 
 
 class ConnectionForm(forms.ModelForm):
@@ -18,6 +36,12 @@ class ConnectionForm(forms.ModelForm):
         "secret_required": "Enter the Client Secret (the secret's Value, not its Secret ID).",
         "certificate_required": "Upload the certificate (PFX with its password, or PEM with the private key).",
         "control_characters": "The name cannot contain line breaks or control characters.",
+        "online_scheme": "%(scheme)s signs in with Microsoft Entra ID, which only CRMOnline uses: for CRM2011+ "
+        "(on-premises) choose NTLM or ADFS.",
+        "on_premises_scheme": "%(scheme)s is for CRM2011+ (on-premises) servers: for CRMOnline choose "
+        "AzureServicePrincipal or AzureAD.",
+        "password_required": "Enter the Password of the Windows account.",
+        "adfs_secret_required": "Enter the Client Secret of the AD FS server application.",
     }
 
     client_secret = forms.CharField(
@@ -47,6 +71,14 @@ class ConnectionForm(forms.ModelForm):
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
         help_text="The PFX password, or the PEM private key's password if it is encrypted.",
     )
+    windows_password = forms.CharField(
+        label="Password",
+        required=False,
+        strip=False,
+        max_length=1024,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="The Windows account's password. It is stored encrypted and never shown again.",
+    )
     creation_token = forms.UUIDField(widget=forms.HiddenInput, required=False)
     # Wider than the stored 36 characters: a pasted {GUID} with braces is accepted and normalised.
     client_id = forms.CharField(
@@ -54,7 +86,8 @@ class ConnectionForm(forms.ModelForm):
         max_length=40,
         error_messages={"required": "Enter the Client ID (the app registration's Application (client) ID)."},
         help_text="The Application (client) ID on the app registration's Overview page "
-        "(Microsoft Entra admin center > App registrations).",
+        "(Microsoft Entra admin center > App registrations). ADFS: the Client Identifier of the AD FS server "
+        "application.",
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
     )
 
@@ -66,10 +99,25 @@ class ConnectionForm(forms.ModelForm):
             "url",
             "crm_version",
             "azure_tenant",
+            "auth_scheme",
+            "callback_url",
+            "windows_user",
+            "adfs_url",
+            "adfs_resource",
             "azure_environment",
             "credential_type",
+            "scope",
         ]
         help_texts = {
+            "auth_scheme": "CRMOnline: AzureServicePrincipal, the app signs in as itself (application permissions "
+            "and an application user), or AzureAD, an admin signs in once with Microsoft (delegated permissions, "
+            "InitiateOAuth=GETANDREFRESH) and the connection refreshes its token by itself. CRM2011+: NTLM, a "
+            "Windows domain account, or ADFS, an AD FS server application (AD FS 2016 or newer).",
+            "windows_user": "The Windows account TEST and the platform sign in with, as DOMAIN\\name or "
+            "name@domain. It needs a Dynamics CRM user with a security role.",
+            "adfs_url": "The address of your AD FS, like https://adfs.contoso.com/adfs (AD FS 2016 or newer).",
+            "adfs_resource": "The identifier of the Dynamics CRM relying party trust in AD FS. Leave empty for the "
+            "server's root URL (like https://crm.contoso.com/); with IFD it is often https://auth.crm.contoso.com/.",
             "name": "The name shown in the list of available connections.",
             "client_id": "The Application (client) ID on the app registration's Overview page "
             "(Microsoft Entra admin center > App registrations).",
@@ -90,6 +138,8 @@ class ConnectionForm(forms.ModelForm):
             "client_id": {"required": "Enter the Client ID (the app registration's Application (client) ID)."},
             "url": {"required": "Enter the URL of the organization, like https://contoso.crm.dynamics.com/."},
             "azure_tenant": {"required": "Enter the AzureTenant (the Directory (tenant) ID)."},
+            "windows_user": {"required": "Enter the User, as DOMAIN\\name or name@domain."},
+            "adfs_url": {"required": "Enter the AD FS Server, like https://adfs.contoso.com/adfs."},
         }
         widgets = {
             "name": forms.TextInput(attrs={"autocomplete": "off", "autofocus": True}),
@@ -98,6 +148,16 @@ class ConnectionForm(forms.ModelForm):
             "azure_tenant": forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
             "crm_version": forms.Select,
             "credential_type": forms.RadioSelect,
+            "auth_scheme": forms.RadioSelect,
+            "scope": forms.RadioSelect,
+            "callback_url": forms.URLInput(attrs={"spellcheck": "false"}),
+            "windows_user": forms.TextInput(
+                attrs={"autocomplete": "off", "spellcheck": "false", "placeholder": "CONTOSO\\maria"}
+            ),
+            "adfs_url": forms.TextInput(
+                attrs={"spellcheck": "false", "placeholder": "https://adfs.contoso.com/adfs", "inputmode": "url"}
+            ),
+            "adfs_resource": forms.TextInput(attrs={"spellcheck": "false"}),
         }
 
     field_order = [
@@ -107,16 +167,36 @@ class ConnectionForm(forms.ModelForm):
         "url",
         "crm_version",
         "azure_tenant",
+        "auth_scheme",
+        "callback_url",
+        "windows_user",
+        "windows_password",
+        "adfs_url",
+        "adfs_resource",
         "azure_environment",
         "credential_type",
         "certificate",
         "certificate_password",
+        "scope",
     ]
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, default_callback_url: str = "", **kwargs):
         super().__init__(*args, **kwargs)
         self.certificate_credential = None
+        self.default_callback_url = default_callback_url
         self.fields["url"].max_length = 2048
+        # Forms posted before the Auth Scheme existed (and API clients) mean the version's default.
+        self.fields["auth_scheme"].required = False
+        self.fields["scope"].required = False
+        self._require_by_scheme()
+        callback = self.fields["callback_url"]
+        callback.max_length = 2048
+        callback.initial = self.instance.callback_url or default_callback_url
+        callback.widget.attrs["placeholder"] = default_callback_url
+        callback.help_text = (
+            "Register this exact address on the app registration: Authentication > Add a platform > Web > "
+            "Redirect URIs. Leave it as shown unless this site is reached through another address."
+        )
         if self.instance.has_client_secret:
             self.fields["client_secret"].help_text = SECRET_STORED_HELP
             self.fields["client_secret"].widget.attrs["placeholder"] = "•••••• stored"
@@ -124,25 +204,90 @@ class ConnectionForm(forms.ModelForm):
             self.fields[
                 "certificate"
             ].help_text = "A certificate is stored. Leave empty to keep it, or upload a new one to replace it."
+        if self.instance.has_windows_password:
+            self.fields["windows_password"].help_text = PASSWORD_STORED_HELP
+            self.fields["windows_password"].widget.attrs["placeholder"] = "•••••• stored"
         self.helper = self._helper()
+
+    # --- Which fields apply: CRM Version and Auth Scheme ---------------------------------------------
+
+    @property
+    def on_premises(self) -> bool:
+        """CRM2011+ as posted (or saved); anything else follows CRMOnline's rules."""
+        return self["crm_version"].value() == CrmVersion.CRM_2011
+
+    @property
+    def scheme(self) -> str:
+        """The Auth Scheme as posted (or saved), or the CRM Version's default when none was posted."""
+        value = self["auth_scheme"].value()
+        if value in AuthScheme.values:
+            return value
+        return AuthScheme.NTLM if self.on_premises else AuthScheme.SERVICE_PRINCIPAL
+
+    def _require_by_scheme(self) -> None:
+        """Fields the chosen version and scheme need are required (their labels carry the asterisk)."""
+        self.fields["azure_tenant"].required = not self.on_premises
+        self.fields["azure_environment"].required = not self.on_premises
+        self.fields["credential_type"].required = not self.on_premises
+        self.fields["client_id"].required = self.scheme != AuthScheme.NTLM
+        self.fields["windows_user"].required = self.scheme == AuthScheme.NTLM
+        self.fields["adfs_url"].required = self.scheme == AuthScheme.ADFS
+
+    @property
+    def url_warning(self) -> str:
+        """A notice (not an error) for a CRM2011+ URL that starts with http://."""
+        url = str(self["url"].value() or "").strip().lower()
+        if not self.on_premises or not url.startswith("http://"):
+            return ""
+        return HTTP_WARNINGS.get(self.scheme, HTTP_WARNINGS[AuthScheme.ADFS])
 
     def _helper(self) -> FormHelper:
         helper = FormHelper()
         helper.form_tag = False
         helper.disable_csrf = True
+        # The script shows what the chosen CRM Version and Auth Scheme use (connection_form.js); the page
+        # without it shows every field and the server ignores those that do not apply.
         helper.layout = Layout(
             "name",
             "client_id",
             Div(Field("client_secret"), css_id="secret-fields"),
             "url",
+            HTML(
+                '<div id="url-warning" class="alert alert-warning small py-2" role="status" '
+                'data-ntlm="{{ form.http_warnings.NTLM }}" data-adfs="{{ form.http_warnings.ADFS }}"'
+                "{% if not form.url_warning %} hidden{% endif %}>{{ form.url_warning }}</div>"
+            ),
             "crm_version",
             "azure_tenant",
+            "auth_scheme",
+            *self._callback_layout(),
+            Div("windows_user", "windows_password", css_id="ntlm-fields"),
+            Div("adfs_url", "adfs_resource", css_id="adfs-fields"),
             "azure_environment",
             "credential_type",
             Div("certificate", "certificate_password", css_id="certificate-fields"),
+            "scope",
             "creation_token",
         )
         return helper
+
+    @property
+    def http_warnings(self) -> dict:
+        return {str(scheme): text for scheme, text in HTTP_WARNINGS.items()}
+
+    def _callback_layout(self) -> list:
+        """The Callback URL, in the page only for AzureAD: kept in a <template> until the scheme is chosen,
+        so that the form's labels stay unambiguous (“URL” is one field, not three)."""
+        field = Div(
+            FieldWithButtons(
+                "callback_url",
+                StrictButton("Copy", css_class="btn-outline-secondary", data_copy_target="#id_callback_url"),
+            ),
+            css_id="callback-fields",
+        )
+        if self["auth_scheme"].value() == AuthScheme.AZURE_AD:
+            return [field]
+        return [HTML('<template id="callback-template">'), field, HTML('</template><div id="callback-slot"></div>')]
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"].strip()
@@ -154,19 +299,82 @@ class ConnectionForm(forms.ModelForm):
         return name
 
     def clean_client_id(self) -> str:
+        if self.scheme == AuthScheme.NTLM:  # NTLM has no OAuth client: whatever the hidden box held is dropped
+            return ""
         return inputs.normalize_guid(self.cleaned_data["client_id"], field="Client ID")
 
     def clean_azure_tenant(self) -> str:
+        if self.on_premises:  # on-premises servers do not use Microsoft Entra ID
+            return ""
         return inputs.normalize_tenant(self.cleaned_data["azure_tenant"])
+
+    def clean_azure_environment(self) -> str:
+        return self.cleaned_data.get("azure_environment") or AzureEnvironment.GLOBAL
+
+    def clean_windows_user(self) -> str:
+        if self.scheme != AuthScheme.NTLM:
+            return ""
+        return inputs.normalize_windows_user(self.cleaned_data["windows_user"])
+
+    def clean_adfs_url(self) -> str:
+        if self.scheme != AuthScheme.ADFS:
+            return ""
+        return inputs.normalize_adfs_url(self.cleaned_data["adfs_url"])
+
+    def clean_adfs_resource(self) -> str:
+        if self.scheme != AuthScheme.ADFS:
+            return ""
+        return inputs.check_adfs_resource(self.cleaned_data["adfs_resource"])
+
+    def clean_scope(self) -> str:
+        return self.cleaned_data.get("scope") or self.instance.scope or Scope.PRIVATE
+
+    def clean_auth_scheme(self) -> str:
+        scheme = self.cleaned_data.get("auth_scheme") or self.scheme
+        if self.on_premises and scheme in ONLINE_SCHEMES:
+            code = "online_scheme"
+        elif not self.on_premises and scheme in ON_PREMISES_SCHEMES:
+            code = "on_premises_scheme"
+        else:
+            return scheme
+        raise ValidationError(self.error_messages[code], code=code, params={"scheme": scheme})
+
+    def clean_callback_url(self) -> str:
+        value = self.cleaned_data.get("callback_url", "").strip()
+        if not value:
+            return self.default_callback_url
+        inputs.check_callback_url(value, self.default_callback_url)
+        return value
 
     def clean(self):
         cleaned = super().clean()
         self._clean_url(cleaned)
-        if cleaned.get("credential_type") == CredentialType.CERTIFICATE:
+        if cleaned.get("auth_scheme") != AuthScheme.AZURE_AD:
+            cleaned["callback_url"] = ""
+        if self.on_premises:
+            self._clean_on_premises(cleaned)
+        elif cleaned.get("credential_type") == CredentialType.CERTIFICATE:
             self._clean_certificate(cleaned)
         elif not cleaned.get("client_secret") and not self.instance.has_client_secret:
             self.add_error("client_secret", ValidationError(self.error_messages["secret_required"], code="required"))
         return cleaned
+
+    def _clean_on_premises(self, cleaned: dict) -> None:
+        """NTLM needs the Windows password, ADFS the server application's secret; neither uses certificates."""
+        cleaned["credential_type"] = CredentialType.CLIENT_SECRET
+        cleaned["certificate"] = None
+        if self.scheme == AuthScheme.NTLM:
+            cleaned["client_secret"] = ""
+            if not cleaned.get("windows_password") and not self.instance.has_windows_password:
+                self.add_error(
+                    "windows_password", ValidationError(self.error_messages["password_required"], code="required")
+                )
+            return
+        cleaned["windows_password"] = ""
+        if not cleaned.get("client_secret") and not self.instance.has_client_secret:
+            self.add_error(
+                "client_secret", ValidationError(self.error_messages["adfs_secret_required"], code="required")
+            )
 
     def _clean_url(self, cleaned: dict) -> None:
         if not cleaned.get("url") or not cleaned.get("crm_version"):
@@ -198,6 +406,9 @@ class ConnectionForm(forms.ModelForm):
             connection.set_client_secret(self.cleaned_data["client_secret"])
         if self.certificate_credential is not None:
             connection.set_certificate(self.certificate_credential)
+        if self.cleaned_data.get("windows_password"):
+            connection.set_windows_password(self.cleaned_data["windows_password"])
+        connection.drop_unused_settings()
         if commit:
             connection.save()
         return connection

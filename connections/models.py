@@ -29,6 +29,23 @@ class CredentialType(models.TextChoices):
     CERTIFICATE = "certificate", "Certificate (OAuthJWTCert)"
 
 
+class AuthScheme(models.TextChoices):
+    SERVICE_PRINCIPAL = "AzureServicePrincipal", "AzureServicePrincipal (application permissions)"
+    AZURE_AD = "AzureAD", "AzureAD (delegated: sign in with Microsoft)"
+    # CRM2011+ (on-premises) only.
+    NTLM = "NTLM", "NTLM (Windows integrated authentication with a domain account)"
+    ADFS = "ADFS", "ADFS (OAuth with your organization's AD FS 2016 or newer)"
+
+
+ONLINE_SCHEMES = (AuthScheme.SERVICE_PRINCIPAL, AuthScheme.AZURE_AD)
+ON_PREMISES_SCHEMES = (AuthScheme.NTLM, AuthScheme.ADFS)
+
+
+class Scope(models.TextChoices):
+    PRIVATE = "private", "Private (the owner and administrators)"
+    ORGANIZATION = "organization", "Organization (every signed-in user may use and TEST it)"
+
+
 class TestStatus(models.TextChoices):
     NEVER = "", "Never tested"
     AVAILABLE = "available", "Available"
@@ -42,25 +59,51 @@ class ConnectionQuerySet(models.QuerySet):
 
 class Connection(models.Model):
     name = models.CharField("Connection Name", max_length=100)
-    client_id = models.CharField("Client ID", max_length=36)
+    # Blank for NTLM, which has no OAuth client.
+    client_id = models.CharField("Client ID", max_length=36, blank=True, default="")
     url = models.CharField("URL", max_length=2048)
     crm_version = models.CharField("CRM Version", max_length=16, choices=CrmVersion, default=CrmVersion.CRM_ONLINE)
-    azure_tenant = models.CharField("AzureTenant", max_length=255)
+    # Blank for CRM2011+ (on-premises servers do not use Microsoft Entra ID).
+    azure_tenant = models.CharField("AzureTenant", max_length=255, blank=True, default="")
     azure_environment = models.CharField(
         "Azure Environment", max_length=16, choices=AzureEnvironment, default=AzureEnvironment.GLOBAL
     )
+    auth_scheme = models.CharField(
+        "Auth Scheme", max_length=32, choices=AuthScheme, default=AuthScheme.SERVICE_PRINCIPAL
+    )
+    callback_url = models.CharField("Callback URL", max_length=2048, blank=True, default="")
+    # CRM2011+ with NTLM: the Windows account (DOMAIN\name or name@domain); its password is ciphertext only.
+    windows_user = models.CharField("User", max_length=255, blank=True, default="")
+    windows_password_encrypted = models.TextField(blank=True, default="", editable=False)
+    # CRM2011+ with ADFS: the federation service and the relying party the CRM server is known by there.
+    adfs_url = models.CharField("AD FS Server", max_length=2048, blank=True, default="")
+    adfs_resource = models.CharField("AD FS Resource", max_length=2048, blank=True, default="")
     credential_type = models.CharField(
         "Credential", max_length=16, choices=CredentialType, default=CredentialType.CLIENT_SECRET
     )
     # Ciphertext only (Fernet). Never rendered, never logged.
     client_secret_encrypted = models.TextField(blank=True, default="", editable=False)
     certificate_encrypted = models.TextField(blank=True, default="", editable=False)
+    # AzureAD: msal's serialized token cache (refresh token included), ciphertext only.
+    token_cache_encrypted = models.TextField(blank=True, default="", editable=False)
+    token_cache_version = models.PositiveIntegerField(default=0, editable=False)
+    signed_in_name = models.CharField(max_length=255, blank=True, default="", editable=False)
+    signed_in_username = models.CharField(max_length=255, blank=True, default="", editable=False)
+    signed_in_tenant = models.CharField(max_length=64, blank=True, default="", editable=False)
+    signed_in_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Public facts about the stored certificate, shown on the connection page.
     certificate_subject = models.CharField(max_length=500, blank=True, default="", editable=False)
     certificate_sha1 = models.CharField(max_length=40, blank=True, default="", editable=False)
     certificate_sha256 = models.CharField(max_length=64, blank=True, default="", editable=False)
     certificate_not_after = models.DateTimeField(null=True, blank=True, editable=False)
 
+    scope = models.CharField(
+        "Scope",
+        max_length=16,
+        choices=Scope,
+        default=Scope.PRIVATE,
+        help_text="Only the owner and administrators may edit or delete a connection, or replace its secrets.",
+    )
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="dynamics_connections")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -113,6 +156,55 @@ class Connection(models.Model):
 
     def get_client_secret(self) -> str:
         return crypto.decrypt(self.client_secret_encrypted) if self.client_secret_encrypted else ""
+
+    @property
+    def is_on_premises(self) -> bool:
+        return self.crm_version == CrmVersion.CRM_2011
+
+    @property
+    def uses_ntlm(self) -> bool:
+        return self.auth_scheme == AuthScheme.NTLM
+
+    @property
+    def uses_adfs(self) -> bool:
+        return self.auth_scheme == AuthScheme.ADFS
+
+    @property
+    def has_windows_password(self) -> bool:
+        return bool(self.windows_password_encrypted)
+
+    def set_windows_password(self, plaintext: str) -> None:
+        self.windows_password_encrypted = crypto.encrypt(plaintext)
+
+    def get_windows_password(self) -> str:
+        return crypto.decrypt(self.windows_password_encrypted) if self.windows_password_encrypted else ""
+
+    def drop_unused_settings(self) -> None:
+        """Blank what the CRM Version and Auth Scheme do not use, secrets included: keep nothing that nothing needs."""
+        if self.is_on_premises:
+            self.azure_tenant = ""
+            self.certificate_encrypted = ""
+            self.certificate_subject = self.certificate_sha1 = self.certificate_sha256 = ""
+            self.certificate_not_after = None
+        if self.uses_ntlm:
+            self.client_id = ""
+            self.client_secret_encrypted = ""
+        else:
+            self.windows_user = ""
+            self.windows_password_encrypted = ""
+        if not self.uses_adfs:
+            self.adfs_url = self.adfs_resource = ""
+
+    @property
+    def is_delegated(self) -> bool:
+        return self.auth_scheme == AuthScheme.AZURE_AD
+
+    @property
+    def is_signed_in(self) -> bool:
+        return bool(self.token_cache_encrypted)
+
+    def get_token_cache(self) -> str:
+        return crypto.decrypt(self.token_cache_encrypted) if self.token_cache_encrypted else ""
 
     def set_certificate(self, credential) -> None:
         """Store a parsed certificate credential (connections.certificates.CertificateCredential)."""

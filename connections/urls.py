@@ -1,14 +1,23 @@
 from django.urls import path
 
-from connections import views
+from connections import sign_in, views
+from marketplace.catalogue import DYNAMICS_CRM
+from marketplace.gate import requires_connector
 
 app_name = "connections"
 
+# Creating, editing, TESTing (and signing in for TEST) need the Premium connector's trial or subscription;
+# seeing, deleting and signing out do not.
+gated = requires_connector(DYNAMICS_CRM)
+
 urlpatterns = [
     path("", views.connection_list, name="list"),
-    path("new/", views.connection_create, name="create"),
+    path("new/", gated(views.connection_create), name="create"),
+    path("oauth/callback/", sign_in.oauth_callback, name="oauth_callback"),
     path("<int:pk>/", views.connection_detail, name="detail"),
-    path("<int:pk>/edit/", views.connection_edit, name="edit"),
+    path("<int:pk>/edit/", gated(views.connection_edit), name="edit"),
     path("<int:pk>/delete/", views.connection_delete, name="delete"),
-    path("<int:pk>/test/", views.connection_test, name="test"),
+    path("<int:pk>/test/", gated(views.connection_test), name="test"),
+    path("<int:pk>/sign-in/", gated(sign_in.sign_in), name="sign_in"),
+    path("<int:pk>/sign-out/", sign_in.sign_out, name="sign_out"),
 ]

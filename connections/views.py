@@ -8,17 +8,21 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Lower, Replace
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods, require_POST
 
-from connections import services
+from audit import trail
+from audit.models import Action
+from connections import access, services, throttle
 from connections.forms import ConnectionForm
 from connections.models import Connection
+from connections.sign_in import default_callback_url
 
-SENSITIVE_FIELDS = ("client_secret", "certificate_password", "certificate")
+# windows_password: CRM2011+ with NTLM (on-premises).
+SENSITIVE_FIELDS = ("client_secret", "certificate_password", "certificate", "windows_password")
 # Each column sorts by what the user reads in it: names in any case, the URL's host without its scheme.
 SORTS = {
     "name": Lower("name"),
@@ -47,7 +51,7 @@ def connection_list(request: HttpRequest) -> HttpResponse:
     column = SORTS[sort.removeprefix("-")]
     # Never tested counts as the oldest TEST, on every database.
     order = column.desc(nulls_last=True) if sort.startswith("-") else column.asc(nulls_first=True)
-    connections = Connection.objects.with_owner().order_by(order, "pk")
+    connections = access.visible_to(request.user, Connection.objects.with_owner()).order_by(order, "pk")
     if query:
         connections = connections.filter(
             Q(name__icontains=query)
@@ -56,22 +60,32 @@ def connection_list(request: HttpRequest) -> HttpResponse:
             | Q(owner__username__icontains=query)
         )
     page = Paginator(connections, PAGE_SIZE).get_page(request.GET.get("page"))
-    context = {"page": page, "query": query, "sort": sort, "sort_columns": SORT_COLUMNS}
+    context = {
+        "page": page,
+        "query": query,
+        "sort": sort,
+        "sort_columns": SORT_COLUMNS,
+        "is_administrator": access.is_administrator(request.user),
+    }
     return render(request, "connections/connection_list.html", context)
 
 
 def connection_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    connection = get_object_or_404(Connection.objects.with_owner(), pk=pk)
-    return render(request, "connections/connection_detail.html", {"connection": connection})
+    connection = access.usable_or_404(request.user, pk, Connection.objects.with_owner())
+    can_manage = access.can_manage(request.user, connection)
+    return render(request, "connections/connection_detail.html", {"connection": connection, "can_manage": can_manage})
 
 
 @sensitive_post_parameters(*SENSITIVE_FIELDS)
 @require_http_methods(["GET", "POST"])
 def connection_create(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
-        form = ConnectionForm(initial={"creation_token": Connection.new_creation_token()})
+        form = ConnectionForm(
+            initial={"creation_token": Connection.new_creation_token()},
+            default_callback_url=default_callback_url(request),
+        )
         return _render_form(request, form)
-    form = ConnectionForm(request.POST, request.FILES)
+    form = ConnectionForm(request.POST, request.FILES, default_callback_url=default_callback_url(request))
     if request.POST.get("action") == "test":
         return _test_form(request, form)
     already = _created_by_token(request)
@@ -91,10 +105,14 @@ def connection_create(request: HttpRequest) -> HttpResponse:
 @sensitive_post_parameters(*SENSITIVE_FIELDS)
 @require_http_methods(["GET", "POST"])
 def connection_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    connection = get_object_or_404(Connection, pk=pk)
+    connection = access.manageable_or_403(request.user, pk)
     if request.method == "GET":
-        return _render_form(request, ConnectionForm(instance=connection))
-    form = ConnectionForm(request.POST, request.FILES, instance=connection)
+        return _render_form(
+            request, ConnectionForm(instance=connection, default_callback_url=default_callback_url(request))
+        )
+    form = ConnectionForm(
+        request.POST, request.FILES, instance=connection, default_callback_url=default_callback_url(request)
+    )
     if request.POST.get("action") == "test":
         return _test_form(request, form)
     if not form.is_valid():
@@ -105,15 +123,17 @@ def connection_edit(request: HttpRequest, pk: int) -> HttpResponse:
     except IntegrityError:
         form.add_error("name", form.error_messages["name_taken"] % {"name": form.cleaned_data["name"]})
         return _render_form(request, form, status=400)
+    trail.record(request.user, Action.CONNECTION_EDITED, form.instance, detail=", ".join(form.changed_data))
     messages.success(request, f"The connection “{form.instance.name}” was saved.")
     return redirect(form.instance)
 
 
 @require_http_methods(["GET", "POST"])
 def connection_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    connection = get_object_or_404(Connection, pk=pk)
+    connection = access.manageable_or_403(request.user, pk)
     if request.method == "GET":
         return render(request, "connections/connection_confirm_delete.html", {"connection": connection})
+    trail.record(request.user, Action.CONNECTION_DELETED, connection)
     connection.delete()
     messages.success(request, f"The connection “{connection.name}” was deleted.")
     return redirect("connections:list")
@@ -121,10 +141,16 @@ def connection_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def connection_test(request: HttpRequest, pk: int) -> HttpResponse:
-    connection = get_object_or_404(Connection, pk=pk)
-    result = services.test_saved(connection)
+    connection = access.usable_or_404(request.user, pk)
+    try:
+        with throttle.one_at_a_time(request.user.pk, f"connection:{pk}"):
+            throttle.check_rate(request.user.pk, connection.url)
+            result = services.test_saved(connection)
+    except throttle.TestRefusedError as refused:
+        return _refused(request, refused.refusal, connection)
+    trail.record(request.user, Action.CONNECTION_TESTED, connection, outcome=result.code or "available")
     if _wants_json(request):
-        return _result_json(request, result)
+        return _result_json(request, result, connection, recorded=True)
     (messages.success if result.ok else messages.error)(request, result.summary)
     target = request.POST.get("next", "")
     if url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
@@ -144,7 +170,30 @@ def _save_new(request: HttpRequest, form: ConnectionForm) -> Connection | None:
         if not _created_by_token(request):
             form.add_error("name", form.error_messages["name_taken"] % {"name": connection.name})
         return None
+    trail.record(request.user, Action.CONNECTION_CREATED, connection)
     return connection
+
+
+def _refused(request: HttpRequest, refusal, connection: Connection, form=None) -> HttpResponse:
+    """A TEST refused by the rate limits or because one is running: 429, said plainly."""
+    if _wants_json(request):
+        response = JsonResponse(
+            {"ok": False, "message": refusal.message, "hint": "", "html": _alert(refusal.message)}, status=429
+        )
+    elif form is not None:
+        messages.error(request, refusal.message)
+        response = _render_form(request, form, status=429)
+    else:
+        messages.error(request, refusal.message)
+        response = redirect(connection)
+        response.status_code = 303
+        return response
+    response["Retry-After"] = str(refusal.retry_after)
+    return response
+
+
+def _alert(text: str) -> str:
+    return render_to_string("partials/alert.html", {"text": text, "level": "warning"})
 
 
 def _created_by_token(request: HttpRequest) -> Connection | None:
@@ -155,21 +204,35 @@ def _created_by_token(request: HttpRequest) -> Connection | None:
     return Connection.objects.filter(creation_token=token, owner=request.user).first()
 
 
-@sensitive_variables("form")
+@sensitive_variables("form", "typed_password")
 def _test_form(request: HttpRequest, form: ConnectionForm) -> HttpResponse:
     """TEST the unsaved form data; for edit, a blank secret uses the stored one."""
     if not form.is_valid():
         if _wants_json(request):
             return JsonResponse({"ok": False, "errors": form.errors.get_json_data()}, status=400)
         return _render_form(request, form, status=400)
-    result = services.run_check(
-        form.instance,
-        secret=form.cleaned_data.get("client_secret", ""),
-        certificate=form.certificate_credential,
+    typed_password = form.cleaned_data.get("windows_password", "")  # CRM2011+ with NTLM (on-premises)
+    try:
+        with throttle.one_at_a_time(request.user.pk, f"form:{form.instance.pk or 'new'}"):
+            throttle.check_rate(request.user.pk, form.instance.url)
+            result = services.run_check(
+                form.instance,
+                secret=form.cleaned_data.get("client_secret", ""),
+                certificate=form.certificate_credential,
+                password=typed_password,
+            )
+    except throttle.TestRefusedError as refused:
+        return _refused(request, refused.refusal, form.instance, form=form)
+    trail.record(
+        request.user,
+        Action.CONNECTION_TESTED,
+        form.instance if form.instance.pk else None,
+        outcome=result.code or "available",
+        detail="unsaved form" + (f" for {form.instance.name}" if form.instance.name else ""),
     )
     if _wants_json(request):
-        return _result_json(request, result)
-    retype = bool(form.cleaned_data.get("client_secret") or form.certificate_credential)
+        return _result_json(request, result, form.instance)
+    retype = bool(form.cleaned_data.get("client_secret") or form.certificate_credential or typed_password)
     return _render_form(request, form, result=result, retype_secret=retype)
 
 
@@ -190,6 +253,12 @@ def _wants_json(request: HttpRequest) -> bool:
     return "application/json" in request.headers.get("Accept", "")
 
 
-def _result_json(request: HttpRequest, result) -> JsonResponse:
-    html = render_to_string("connections/_test_result.html", {"result": result}, request=request)
+def _result_json(request: HttpRequest, result, connection: Connection | None = None, recorded=False) -> JsonResponse:
+    context = {"result": result, "connection": connection}
+    html = render_to_string("connections/_test_result.html", context, request=request)
+    if recorded:  # the connection page's "Last TEST" card, brought up to date
+        last_test = render_to_string("connections/_last_test.html", context, request=request)
+        return JsonResponse(
+            {"ok": result.ok, "message": result.message, "hint": result.hint, "html": html, "last_test_html": last_test}
+        )
     return JsonResponse({"ok": result.ok, "message": result.message, "hint": result.hint, "html": html})

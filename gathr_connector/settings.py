@@ -1,6 +1,9 @@
 """Settings for the Dynamics CRM connector. Every value comes from the environment (see README)."""
 
 import ipaddress
+import os
+import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -72,7 +75,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "crispy_forms",
     "crispy_bootstrap5",
+    "axes",
     "connections",
+    "marketplace",
+    "audit",
 ]
 
 MIDDLEWARE = [
@@ -86,7 +92,22 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into its lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Sign-in throttling (django-axes): a user name from one address is locked out after AXES_FAILURE_LIMIT
+# wrong passwords, for AXES_COOLOFF_MINUTES.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_SENSITIVE_PARAMETERS = ["password", "client_secret", "certificate_password", "windows_password"]
 
 ROOT_URLCONF = "gathr_connector.urls"
 WSGI_APPLICATION = "gathr_connector.wsgi.application"
@@ -101,6 +122,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "marketplace.context_processors.notifications",
             ],
         },
     },
@@ -113,6 +135,14 @@ DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Threads (gunicorn's, and the tests') wait for each other's writes instead of failing at once;
+    # WAL lets readers go on while one writes. Tests use a file too: an in-memory shared cache
+    # fails concurrent access with "table is locked" instead of waiting.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(timeout=20, init_command="PRAGMA journal_mode=WAL;")
+    DATABASES["default"].setdefault("TEST", {}).setdefault(
+        "NAME", str(Path(tempfile.gettempdir()) / f"gathr-test-{os.getpid()}.sqlite3")
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
@@ -145,6 +175,38 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=False)
 
+# Email (notifications of the Connector Marketplace), as Django 6.1's MAILERS from one EMAIL_URL:
+# consolemail:// prints them (development); smtp://localhost:25, Django's own default, hands them to the
+# server's mail transfer agent (production); e.g. smtp+tls://user:password@smtp.example.com:587.
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Gathr <gathr@localhost>")
+# A slow mail server must not hold a page for long: notifications are sent during the request.
+_email_timeout = env.float("EMAIL_TIMEOUT", default=10.0)
+if not 0 < _email_timeout <= 300:
+    raise ImproperlyConfigured("EMAIL_TIMEOUT must be between 0 and 300 seconds.")
+
+
+def _mailer(config: dict) -> dict:
+    backend = config["EMAIL_BACKEND"]
+    if backend == "django.core.mail.backends.smtp.EmailBackend":
+        options = {
+            "host": config.get("EMAIL_HOST") or "localhost",
+            "port": config.get("EMAIL_PORT"),  # None: smtplib's default, 25 (465 for SSL)
+            "username": config.get("EMAIL_HOST_USER") or "",
+            "password": config.get("EMAIL_HOST_PASSWORD") or "",
+            "use_tls": bool(config.get("EMAIL_USE_TLS")),
+            "use_ssl": bool(config.get("EMAIL_USE_SSL")),
+            "timeout": _email_timeout,
+        }
+    elif backend == "django.core.mail.backends.filebased.EmailBackend":
+        options = {"file_path": config["EMAIL_FILE_PATH"]}
+    else:
+        options = {}
+    return {"BACKEND": backend, "OPTIONS": options}
+
+
+_default_email_url = "smtp://localhost:25" if PRODUCTION else "consolemail://"
+MAILERS = {"default": _mailer(env.email_url("EMAIL_URL", default=_default_email_url))}
+
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
@@ -160,7 +222,13 @@ SECURE_CSP = {
     "img-src": [CSP.SELF, "data:"],
     "font-src": [CSP.SELF],
     "connect-src": [CSP.SELF],
-    "form-action": [CSP.SELF],
+    # "Sign in with Microsoft" posts here, then redirects to the cloud's sign-in page.
+    "form-action": [
+        CSP.SELF,
+        "https://login.microsoftonline.com",
+        "https://login.microsoftonline.us",
+        "https://login.chinacloudapi.cn",
+    ],
     "frame-ancestors": [CSP.NONE],
     "base-uri": [CSP.NONE],
     "object-src": [CSP.NONE],
@@ -196,6 +264,9 @@ OUTBOUND_ALLOWED_NETWORKS = _networks(env.list("OUTBOUND_ALLOWED_NETWORKS", defa
 TEST_CONNECT_TIMEOUT = env.float("TEST_CONNECT_TIMEOUT", default=5.0)
 TEST_READ_TIMEOUT = env.float("TEST_READ_TIMEOUT", default=15.0)
 TEST_TOTAL_TIMEOUT = env.float("TEST_TOTAL_TIMEOUT", default=30.0)
+# Abuse limits (per minute); the counters live in CACHE_URL's cache (Redis in production).
+TEST_RATE_PER_USER = env.int("TEST_RATE_PER_USER", default=20)
+TEST_RATE_PER_HOST = env.int("TEST_RATE_PER_HOST", default=30)
 for _name in ("TEST_CONNECT_TIMEOUT", "TEST_READ_TIMEOUT", "TEST_TOTAL_TIMEOUT"):
     if not 0 < globals()[_name] <= 300:
         raise ImproperlyConfigured(f"{_name} must be between 0 and 300 seconds.")
@@ -210,5 +281,6 @@ LOGGING = {
         # urllib3 logs full URLs; msal logs request bodies at DEBUG: keep them quiet.
         "urllib3": {"level": "WARNING"},
         "msal": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
     },
 }

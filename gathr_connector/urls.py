@@ -9,6 +9,8 @@ admin.site.site_title = "Gathr connector"
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="connections:list", permanent=False), name="home"),
     path("connections/", include("connections.urls")),
+    path("marketplace/", include("marketplace.urls")),
+    path("audit/", include("audit.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -68,18 +68,27 @@ def test_it_saves_changes_to_every_field(admin_client, saved, admin_user):
         "crm_version": "CRM2011+",
         "azure_tenant": "72f988bf-86f1-41af-91ab-2d7cd011db47",
         "azure_environment": "USGOVT",
+        "auth_scheme": "ADFS",
+        "adfs_url": "adfs.contoso.com",
+        "adfs_resource": "https://auth.crm.contoso.local/",
     }
     with time_machine.travel(moment, tick=False):
         response = admin_client.post(edit_url(saved), edit_post(**changes), follow=True)
     assert response.redirect_chain == [(saved.get_absolute_url(), 302)]
     assert "The connection “Contoso On-premises” was saved." in response.content.decode()
     after = Connection.objects.get(pk=saved.pk)
+    # CRM2011+ servers do not use Microsoft Entra ID: the AzureTenant no longer applies and is dropped.
     assert (after.name, after.client_id, after.url, after.crm_version, after.azure_tenant) == (
         "Contoso On-premises",
         "99999999-8888-7777-6666-555555555555",
         "http://crm.contoso.local/Sales/",
         "CRM2011+",
-        "72f988bf-86f1-41af-91ab-2d7cd011db47",
+        "",
+    )
+    assert (after.auth_scheme, after.adfs_url, after.adfs_resource) == (
+        "ADFS",
+        "https://adfs.contoso.com/adfs",
+        "https://auth.crm.contoso.local/",
     )
     assert after.azure_environment == "USGOVT"
     assert after.get_client_secret() == NEW_SECRET

@@ -111,13 +111,20 @@ def test_it_rejects_bad_values_with_a_message_next_to_the_field(admin_client, fi
 
 
 TENANT_ID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+# CRM2011+ signs in with a Windows account (NTLM) or AD FS, not with Microsoft Entra ID.
+ON_PREMISES = {
+    "crm_version": "CRM2011+",
+    "auth_scheme": "NTLM",
+    "windows_user": "CONTOSO\\maria",
+    "windows_password": "pw",
+}
 ACCEPTED = [
     ({"url": "HTTPS://Contoso.CRM.Dynamics.com"}, "url", "https://contoso.crm.dynamics.com/"),
     ({"url": "https://contoso.crm.dynamics.com/main.aspx"}, "url", "https://contoso.crm.dynamics.com/"),
     ({"url": "https://contoso.crm.dynamics.com:443"}, "url", "https://contoso.crm.dynamics.com/"),
-    ({"url": "http://MySite/MyOrganization", "crm_version": "CRM2011+"}, "url", "http://mysite/MyOrganization/"),
-    ({"url": "http://MySite/MyOrganization/", "crm_version": "CRM2011+"}, "url", "http://mysite/MyOrganization/"),
-    ({"url": "https://CRM.corp.example:8443/Sales", "crm_version": "CRM2011+"}, "url", "https://crm.corp.example:8443/Sales/"),
+    ({"url": "http://MySite/MyOrganization", **ON_PREMISES}, "url", "http://mysite/MyOrganization/"),
+    ({"url": "http://MySite/MyOrganization/", **ON_PREMISES}, "url", "http://mysite/MyOrganization/"),
+    ({"url": "https://CRM.corp.example:8443/Sales", **ON_PREMISES}, "url", "https://crm.corp.example:8443/Sales/"),
     ({"client_id": " 11111111-2222-3333-4444-55555555555A "}, "client_id", "11111111-2222-3333-4444-55555555555a"),
     ({"azure_tenant": f"{{{TENANT_ID.upper()}}}"}, "azure_tenant", TENANT_ID),
     ({"azure_tenant": "Contoso.OnMicrosoft.com"}, "azure_tenant", "contoso.onmicrosoft.com"),

@@ -70,7 +70,7 @@ def credential_fingerprint(credential: str | CertificateCredential) -> str:
 def acquire_token(cloud: Cloud, tenant: str, client_id: str, credential, resource_url: str) -> Token:
     """An app-only token for `{resource_url}/.default`; raises CheckError with advice when refused."""
     key = (cloud.authority_host, tenant, client_id, credential_fingerprint(credential))
-    app = apps.get(key) or _build_app(cloud, tenant, client_id, credential)
+    app = apps.get(key) or build_app(cloud, tenant, client_id, credential)
     try:
         result = app.acquire_token_for_client(scopes=[resource_url.rstrip("/") + "/.default"])
     except (msal.exceptions.MsalError, requests.HTTPError, ValueError):
@@ -82,11 +82,14 @@ def acquire_token(cloud: Cloud, tenant: str, client_id: str, credential, resourc
         return Token(result["access_token"], from_cache=result.get("token_source") == "cache")
     # A failed app is not kept: msal would replay a cached 400 for a minute after the admin fixes it.
     apps.discard(key)
-    failed = _last_failed_exchange()
+    failed = last_failed_exchange()
     raise entra_error(result, cloud.name, failed.status if failed else None)
 
 
-def _build_app(cloud: Cloud, tenant: str, client_id: str, credential) -> msal.ConfidentialClientApplication:
+def build_app(
+    cloud: Cloud, tenant: str, client_id: str, credential, token_cache=None, http_cache=None
+) -> msal.ConfidentialClientApplication:
+    """An msal confidential client over our guarded, time-bounded HTTP client."""
     client_credential = credential.msal_credential() if isinstance(credential, CertificateCredential) else credential
     try:
         return msal.ConfidentialClientApplication(
@@ -95,7 +98,8 @@ def _build_app(cloud: Cloud, tenant: str, client_id: str, credential) -> msal.Co
             authority=f"https://{cloud.authority_host}/{tenant}",
             instance_discovery=False,
             http_client=http.client,
-            token_cache=msal.TokenCache(),
+            token_cache=token_cache or msal.TokenCache(),
+            http_cache=http_cache,
         )
     except ValueError:
         raise _discovery_error(cloud) from None
@@ -103,7 +107,7 @@ def _build_app(cloud: Cloud, tenant: str, client_id: str, credential) -> msal.Co
 
 def _discovery_error(cloud: Cloud) -> CheckError:
     """msal raises a bare ValueError when the tenant's OpenID configuration cannot be read."""
-    failed = _last_failed_exchange()
+    failed = last_failed_exchange()
     if failed is not None and failed.error_body:
         return entra_error(failed.error_body, cloud.name, failed.status)
     status = f" (HTTP {failed.status})" if failed else ""
@@ -115,7 +119,7 @@ def _discovery_error(cloud: Cloud) -> CheckError:
 
 
 def _unexpected_answer(cloud: Cloud) -> CheckError:
-    failed = _last_failed_exchange()
+    failed = last_failed_exchange()
     if failed is not None and failed.error_body:
         return entra_error(failed.error_body, cloud.name, failed.status)
     status = f"HTTP {failed.status}" if failed else "an unreadable answer"
@@ -127,5 +131,5 @@ def _unexpected_answer(cloud: Cloud) -> CheckError:
     )
 
 
-def _last_failed_exchange() -> http.Exchange | None:
+def last_failed_exchange() -> http.Exchange | None:
     return next((e for e in reversed(http.exchanges()) if e.status and e.status >= 300), None)

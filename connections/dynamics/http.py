@@ -39,14 +39,19 @@ def reset_session() -> None:
         _session = None
 
 
-def _new_session() -> requests.Session:
+def _new_session(pool_connections: int = 32, pool_maxsize: int = 8) -> requests.Session:
     new = requests.Session()
     # Pools sized for the gunicorn threads that may TEST at once.
-    adapter = GuardedAdapter(pool_connections=32, pool_maxsize=8, max_retries=0)
+    adapter = GuardedAdapter(pool_connections=pool_connections, pool_maxsize=pool_maxsize, max_retries=0)
     new.mount("https://", adapter)
     new.mount("http://", adapter)
     new.headers["User-Agent"] = USER_AGENT
     return new
+
+
+def private_session() -> requests.Session:
+    """A session of one TEST's own: guarded like the shared one, one connection per host, closed by the caller."""
+    return _new_session(pool_connections=2, pool_maxsize=1)
 
 
 @dataclass
@@ -123,7 +128,14 @@ def retry_after_seconds(response: requests.Response) -> float:
 
 
 class BoundedClient:
-    """msal's http_client and ours: every request bounded by the deadline, one polite retry on 429/503."""
+    """msal's http_client and ours: every request bounded by the deadline, one polite retry on 429/503.
+
+    It sends through the process-wide session, or through `own_session` when a TEST needs connections of its
+    own (NTLM authenticates a connection, which must never be handed to another TEST from the shared pool).
+    """
+
+    def __init__(self, own_session: requests.Session | None = None):
+        self._own_session = own_session
 
     def get(self, url, **kwargs) -> requests.Response:
         return self.request("GET", url, **kwargs)
@@ -148,19 +160,25 @@ class BoundedClient:
         finally:
             exchange.elapsed = time.monotonic() - started
         exchange.status = response.status_code
+        if log is not None and response.history:  # an NTLM handshake: its 401s were requests too
+            position = log.index(exchange)
+            log[position:position] = [
+                Exchange(method, exchange.url, earlier.status_code) for earlier in response.history
+            ]
         if response.status_code >= 400 and not kwargs.get("stream"):
             exchange.error_body = _json_or_none(response)
         return response
 
     def _send(self, method, url, deadline, exchange, kwargs) -> requests.Response:
-        response = session().request(method, url, timeout=deadline.timeouts(), allow_redirects=False, **kwargs)
+        sender = self._own_session or session()
+        response = sender.request(method, url, timeout=deadline.timeouts(), allow_redirects=False, **kwargs)
         if response.status_code in RETRY_STATUSES:
             wait = retry_after_seconds(response)
             if deadline.allows(wait):
                 response.close()
                 time.sleep(wait)
                 exchange.retried = True
-                response = session().request(method, url, timeout=deadline.timeouts(), allow_redirects=False, **kwargs)
+                response = sender.request(method, url, timeout=deadline.timeouts(), allow_redirects=False, **kwargs)
         return response
 
 

@@ -4,7 +4,10 @@ import re
 import uuid
 from urllib.parse import urlsplit, urlunsplit
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.http.request import validate_host
+from django.urls import Resolver404, resolve
 
 from connections.dynamics.clouds import CLOUDS, cloud_for_host
 
@@ -133,3 +136,92 @@ def _ascii_host(host: str) -> str:
 def _netloc(host: str, port: int | None, scheme: str) -> str:
     default = 443 if scheme == "https" else 80
     return host if port in (None, default) else f"{host}:{port}"
+
+
+def check_callback_url(value: str, default: str) -> None:
+    """A Callback URL must be absolute http(s) and lead back to this app's callback view."""
+
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError(
+            "Enter an absolute address starting with https:// (http:// only for localhost).", code="not_absolute"
+        )
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ValidationError("The Callback URL cannot hold a user name, a query or a fragment.", code="query")
+    try:
+        leads_back = resolve(parts.path or "/").url_name == "oauth_callback"
+    except Resolver404:
+        leads_back = False
+    default_host = urlsplit(default).hostname or ""
+    allowed_host = parts.hostname == default_host or validate_host(parts.hostname, settings.ALLOWED_HOSTS)
+    if not leads_back or not allowed_host:
+        raise ValidationError(
+            "This address does not lead back to this app's sign-in callback, so Microsoft's answer would never "
+            "arrive here. Use %(default)s (or the same path on another address of this site) and register it "
+            "exactly as a Web redirect URI on the app registration.",
+            code="callback_mismatch",
+            params={"default": default or "/connections/oauth/callback/"},
+        )
+
+
+# --- CRM2011+ (on-premises) --------------------------------------------------------------------
+
+# DOMAIN\name: a NetBIOS or DNS domain, then a sAMAccountName (no \ / [ ] : ; | = , + * ? < > @ ").
+_DOWN_LEVEL_USER = re.compile(r"^[^\\/:*?\"<>|@\s][^\\/:*?\"<>|@\s]{0,254}\\[^\\/\[\]:;|=,+*?<>@\"]{1,104}$")
+_UPN_USER = re.compile(r"^[^\\/\s@\"]{1,104}@[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?$", re.IGNORECASE)
+_ADFS_PATHS = (
+    "",
+    "/adfs",
+    "/adfs/ls",
+    "/adfs/oauth2/token",
+    "/adfs/oauth2/authorize",
+    "/adfs/.well-known/openid-configuration",
+)
+
+
+def normalize_windows_user(value: str) -> str:
+    """A Windows account as NTLM sends it: DOMAIN\\name (down-level) or name@domain (UPN)."""
+    text = value.strip()
+    printable = not any(ord(ch) < 32 or ord(ch) == 127 for ch in text)
+    if printable and (_DOWN_LEVEL_USER.match(text) or _UPN_USER.match(text)):
+        return text
+    raise ValidationError(
+        "Enter the User as DOMAIN\\name (like CONTOSO\\maria) or name@domain (like maria@contoso.com).",
+        code="invalid_windows_user",
+    )
+
+
+def normalize_adfs_url(value: str) -> str:
+    """The AD FS federation service as msal wants it: https://host[:port]/adfs (a host alone is enough)."""
+    text = value.strip()
+    if "://" not in text:
+        text = "https://" + text
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+        host = _ascii_host(parts.hostname or "")
+    except (ValueError, UnicodeError):
+        host, parts, port = "", None, None
+    path = parts.path.rstrip("/").lower() if parts else ""
+    if not host or parts.scheme.lower() != "https" or path not in _ADFS_PATHS or parts.query or parts.username:
+        raise ValidationError(
+            "Enter the AD FS address with https://, like https://adfs.contoso.com/adfs.", code="invalid_adfs_url"
+        )
+    return f"https://{_netloc(host, port, 'https')}/adfs"
+
+
+def default_adfs_resource(org_url: str) -> str:
+    """The relying party AD FS knows the CRM server by, unless the admin says otherwise: the server's root URL."""
+    parts = urlsplit(org_url)
+    return f"{parts.scheme}://{parts.netloc}/"
+
+
+def check_adfs_resource(value: str) -> str:
+    """A relying-party identifier: kept exactly as typed (AD FS compares it character for character)."""
+    text = value.strip()
+    if any(ch.isspace() or ord(ch) < 32 for ch in text):
+        raise ValidationError(
+            "The AD FS Resource is one identifier without spaces, like https://auth.crm.contoso.com/.",
+            code="invalid_adfs_resource",
+        )
+    return text

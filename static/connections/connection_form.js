@@ -72,6 +72,8 @@
           showFieldErrors(form, data.errors);
         } else {
           showMessage(data.html, data.message);
+          var lastTest = document.getElementById("last-test");
+          if (lastTest && data.last_test_html) lastTest.innerHTML = data.last_test_html;
         }
       })
       .catch(function (error) {
@@ -116,17 +118,119 @@
       runTest(saved, new FormData(saved), button);
     });
   }
+})();
 
-  // Show the certificate fields or the Client Secret, by the chosen Credential.
-  var choices = document.querySelectorAll('input[name="credential_type"]');
-  function syncCredential() {
-    var checked = document.querySelector('input[name="credential_type"]:checked');
-    var certificate = checked && checked.value === "certificate";
-    var certFields = document.getElementById("certificate-fields");
-    var secretFields = document.getElementById("secret-fields");
-    if (certFields) certFields.hidden = !certificate;
-    if (secretFields) secretFields.hidden = certificate;
+// Show the fields the chosen CRM Version, Auth Scheme and Credential use; hide the rest (the server ignores them).
+(function () {
+  "use strict";
+  var ON_PREMISES_SCHEMES = ["NTLM", "ADFS"];
+  var version = document.querySelector('select[name="crm_version"]');
+  var url = document.querySelector('input[name="url"]');
+  var schemes = document.querySelectorAll('input[name="auth_scheme"]');
+  var credentials = document.querySelectorAll('input[name="credential_type"]');
+  if (!version && !credentials.length) return;
+  var onlinePlaceholder = url ? url.getAttribute("placeholder") : "";
+
+  function checked(name) {
+    var input = document.querySelector('input[name="' + name + '"]:checked');
+    return input ? input.value : "";
   }
-  choices.forEach(function (choice) { choice.addEventListener("change", syncCredential); });
-  if (choices.length) syncCredential();
+
+  function show(id, visible) {
+    var node = document.getElementById(id);
+    if (node) node.hidden = !visible;
+  }
+
+  // CRM2011+ offers NTLM and ADFS, CRMOnline the two Entra schemes: keep the choice within the version's.
+  function syncSchemes(onPremises) {
+    var scheme = checked("auth_scheme");
+    schemes.forEach(function (input) {
+      var fits = (ON_PREMISES_SCHEMES.indexOf(input.value) !== -1) === onPremises;
+      var option = input.closest(".form-check") || input.parentElement;
+      option.hidden = !fits;
+      if (!fits && input.value === scheme) {
+        input.checked = false;
+        var first = Array.prototype.find.call(schemes, function (other) {
+          return (ON_PREMISES_SCHEMES.indexOf(other.value) !== -1) === onPremises;
+        });
+        if (first) {
+          first.checked = true;
+          first.dispatchEvent(new Event("change", { bubbles: true }));
+        }
+      }
+    });
+    return checked("auth_scheme");
+  }
+
+  function syncWarning(onPremises, scheme) {
+    var warning = document.getElementById("url-warning");
+    if (!warning || !url) return;
+    var plain = url.value.trim().toLowerCase().indexOf("http://") === 0;
+    warning.hidden = !(onPremises && plain);
+    if (!warning.hidden) warning.textContent = warning.getAttribute(scheme === "NTLM" ? "data-ntlm" : "data-adfs");
+  }
+
+  function sync() {
+    var onPremises = version && version.value === "CRM2011+";
+    var scheme = schemes.length ? syncSchemes(onPremises) : "";
+    var certificate = !onPremises && checked("credential_type") === "certificate";
+    show("div_id_client_id", scheme !== "NTLM");
+    show("secret-fields", onPremises ? scheme === "ADFS" : !certificate);
+    show("div_id_azure_tenant", !onPremises);
+    show("div_id_azure_environment", !onPremises);
+    show("div_id_credential_type", !onPremises);
+    show("certificate-fields", certificate);
+    show("ntlm-fields", onPremises && scheme === "NTLM");
+    show("adfs-fields", onPremises && scheme === "ADFS");
+    if (url) url.setAttribute("placeholder", onPremises ? "http://crmserver/Contoso" : onlinePlaceholder);
+    syncWarning(onPremises, scheme);
+  }
+
+  if (version) version.addEventListener("change", sync);
+  if (url) url.addEventListener("input", sync);
+  schemes.forEach(function (choice) { choice.addEventListener("change", sync); });
+  credentials.forEach(function (choice) { choice.addEventListener("change", sync); });
+  sync();
+})();
+
+// AzureAD only: the Callback URL (kept in a <template> until chosen) and its Copy button.
+(function () {
+  "use strict";
+  function copyFrom(button) {
+    var field = document.querySelector(button.getAttribute("data-copy-target"));
+    if (!field) return;
+    var label = button.textContent;
+    var done = function () {
+      button.textContent = "Copied";
+      window.setTimeout(function () { button.textContent = label; }, 1500);
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(field.value).then(done);
+    } else {
+      field.select();
+      document.execCommand("copy");
+      done();
+    }
+  }
+
+  function syncScheme() {
+    var checked = document.querySelector('input[name="auth_scheme"]:checked');
+    var delegated = checked && checked.value === "AzureAD";
+    var fields = document.getElementById("callback-fields");
+    var template = document.getElementById("callback-template");
+    var slot = document.getElementById("callback-slot");
+    if (delegated && !fields && template && slot) {
+      slot.replaceWith(template.content.cloneNode(true));
+      fields = document.getElementById("callback-fields");
+    }
+    if (fields) fields.hidden = !delegated;
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-copy-target]");
+    if (button) copyFrom(button);
+  });
+  var schemes = document.querySelectorAll('input[name="auth_scheme"]');
+  schemes.forEach(function (choice) { choice.addEventListener("change", syncScheme); });
+  if (schemes.length) syncScheme();
 })();

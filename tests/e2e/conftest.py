@@ -22,13 +22,21 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
+def browser_type_launch_args(browser_type_launch_args, simulator):
     if not Path(CHROMIUM).exists():
         message = f"Chromium not found at {CHROMIUM} (install chromium or set CHROMIUM_PATH)"
         if in_ci():
             pytest.fail(message + ": browser tests must run in CI.")
         pytest.skip(message)
-    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
+    # The browser reaches "login.microsoftonline.com" at the simulator, as the app does.
+    resolver_rules = f"--host-resolver-rules=MAP login.microsoftonline.com 127.0.0.1:{simulator.port}"
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": [*CHROMIUM_ARGS, resolver_rules]}
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    # The simulator's certificate comes from the tests' own CA, which Chromium does not know.
+    return {**browser_context_args, "ignore_https_errors": True}
 
 
 @pytest.fixture

@@ -23,6 +23,10 @@ connection = Connection(name="Contoso", client_id="{client_id}", url="https://co
                         azure_tenant="{tenant}", owner=owner)
 connection.set_client_secret("{secret}")
 connection.save()
+# The Premium connector's gate (Connector Marketplace): TEST needs a trial or subscription.
+from marketplace.entitlements import subscribe
+from marketplace.models import Connector
+subscribe(Connector.objects.get(slug="dynamics-crm"), owner)
 """
 
 

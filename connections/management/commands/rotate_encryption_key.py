@@ -6,7 +6,12 @@ from django.db import transaction
 from connections import crypto
 from connections.models import Connection
 
-ENCRYPTED_FIELDS = ("client_secret_encrypted", "certificate_encrypted")
+ENCRYPTED_FIELDS = (
+    "client_secret_encrypted",
+    "certificate_encrypted",
+    "token_cache_encrypted",
+    "windows_password_encrypted",
+)
 
 
 class Command(BaseCommand):

@@ -6,6 +6,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from connections import services
 from connections.models import Connection
+from marketplace import gate
+from marketplace.catalogue import DYNAMICS_CRM
 
 
 class Command(BaseCommand):
@@ -18,6 +20,10 @@ class Command(BaseCommand):
         connection = Connection.objects.filter(name__iexact=name).first()
         if connection is None:
             raise CommandError(f"No connection named “{name}”.")
+        refusal = gate.check(DYNAMICS_CRM)
+        if refusal is not None:
+            self.stderr.write(refusal.message)
+            sys.exit(1)
         result = services.test_saved(connection)
         for number, step in enumerate(result.steps, start=1):
             timing = f" ({step.elapsed:.2f} s)" if step.status != "skipped" else ""

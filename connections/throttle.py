@@ -1,0 +1,74 @@
+"""Abuse limits for TEST: a rate per user and per target host, and one TEST at a time per user and target.
+
+Counters live in Django's cache (Redis in production via CACHE_URL, so every worker shares them).
+"""
+
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.cache import cache
+
+WINDOW = 60  # seconds
+
+
+@dataclass(frozen=True)
+class Refusal:
+    message: str
+    retry_after: int
+
+
+class TestRefusedError(Exception):
+    def __init__(self, refusal: Refusal):
+        super().__init__(refusal.message)
+        self.refusal = refusal
+
+
+def _count(key: str) -> int:
+    window = int(time.time() // WINDOW)
+    bucket = f"throttle:{key}:{window}"
+    cache.add(bucket, 0, timeout=WINDOW * 2)
+    try:
+        return cache.incr(bucket)
+    except ValueError:  # evicted between add and incr
+        cache.set(bucket, 1, timeout=WINDOW * 2)
+        return 1
+
+
+def _retry_after() -> int:
+    return WINDOW - int(time.time()) % WINDOW
+
+
+def check_rate(user_id: int, url: str) -> None:
+    """Count one TEST for this user and this target host; raise TestRefusedError over the limits."""
+    host = (urlsplit(url).hostname or "").lower()
+    if _count(f"user:{user_id}") > settings.TEST_RATE_PER_USER:
+        raise TestRefusedError(
+            Refusal(
+                f"Connection unavailable: TEST not run. You started more than {settings.TEST_RATE_PER_USER} "
+                f"TESTs in the last minute; wait {_retry_after()} s and try again.",
+                _retry_after(),
+            )
+        )
+    if host and _count(f"host:{host}") > settings.TEST_RATE_PER_HOST:
+        raise TestRefusedError(
+            Refusal(
+                f"Connection unavailable: TEST not run. {host} was tested more than "
+                f"{settings.TEST_RATE_PER_HOST} times in the last minute; wait {_retry_after()} s and try again.",
+                _retry_after(),
+            )
+        )
+
+
+@contextmanager
+def one_at_a_time(user_id: int, target: str):
+    """Refuse a second TEST of the same target by the same user while the first is running."""
+    key = f"test-running:{user_id}:{target}"
+    if not cache.add(key, 1, timeout=int(settings.TEST_TOTAL_TIMEOUT) + 5):
+        raise TestRefusedError(Refusal("A TEST of this connection is already running: wait for its result.", 5))
+    try:
+        yield
+    finally:
+        cache.delete(key)

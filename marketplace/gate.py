@@ -1,0 +1,105 @@
+"""The gate in front of a Premium connector: without an active trial or subscription its connections can be
+seen but not created, edited or TESTed. Used by the connections URLs, the admin action and the command."""
+
+from dataclasses import dataclass
+from functools import wraps
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.html import format_html
+
+from marketplace import access
+from marketplace.entitlements import ConnectorStatus, State, status_for, when
+
+MANAGE_PERMISSION = "marketplace.manage_connectors"
+# What a refused POST was trying to do, by the connection form's "action" button (a saved TEST has none).
+REFUSED_ACTIONS = {"test": "TEST", "create": "CREATE", "save": "SAVE"}
+
+
+@dataclass(frozen=True)
+class Refusal:
+    slug: str
+    status: ConnectorStatus | None
+
+    @property
+    def name(self) -> str:
+        return self.status.connector.name if self.status else self.slug
+
+    @property
+    def reason(self) -> str:
+        status, name = self.status, self.name
+        if status is None:
+            return f"The connector “{self.slug}” is missing from the Connector Marketplace catalogue."
+        if status.state == State.TRIAL_EXPIRED:
+            return f"The {name} trial ended on {when(status.trial.ends_at)}."
+        if status.state == State.UNSUBSCRIBED:
+            return f"The {name} subscription was cancelled on {when(status.subscription.cancelled_at)}."
+        return f"{name} is a Premium connector and this organization has no trial or subscription for it."
+
+    @property
+    def rule(self) -> str:
+        return f"Creating, editing and testing {self.name} connections needs an active trial or subscription"
+
+    @property
+    def marketplace_url(self) -> str:
+        return f"{reverse('marketplace:index')}#connector-{self.slug}"
+
+    @property
+    def message(self) -> str:
+        """Plain text, for JSON answers and the command line."""
+        where = settings.SITE_URL.rstrip("/") + self.marketplace_url
+        return f"{self.reason} {self.rule}: see the Connector Marketplace ({where})."
+
+    @property
+    def html(self) -> str:
+        """The same, with a link to the marketplace (for the admin's messages)."""
+        return format_html(
+            '{} {}: see the <a href="{}">Connector Marketplace</a>.', self.reason, self.rule, self.marketplace_url
+        )
+
+
+def check(slug: str) -> Refusal | None:
+    """None when connections of `slug` may be used now, else why not."""
+    status = status_for(slug)
+    return None if status and status.active else Refusal(slug, status)
+
+
+def requires_connector(slug: str):
+    """Refuse a view (with the reason and what the user can do) unless `slug` is usable now."""
+
+    def decorator(view):
+        @wraps(view)
+        def gated(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            refusal = check(slug)
+            if refusal is None:
+                return view(request, *args, **kwargs)
+            return refuse(request, refusal)
+
+        return gated
+
+    return decorator
+
+
+def notice_context(request: HttpRequest, refusal: Refusal) -> dict:
+    status = refusal.status
+    return {
+        "refusal": refusal,
+        "status": status,
+        "can_manage": request.user.has_perm(MANAGE_PERMISSION),
+        "requested_today": bool(status) and status.connector.pk in access.requested_today(request.user),
+        # After "Request access" the user comes back here; a refused POST returns to the page it came from.
+        "next": request.get_full_path() if request.method == "GET" else request.headers.get("Referer", ""),
+    }
+
+
+def refuse(request: HttpRequest, refusal: Refusal) -> HttpResponse:
+    context = notice_context(request, refusal)
+    if "application/json" in request.headers.get("Accept", ""):
+        html = render_to_string("marketplace/_gate_notice.html", context, request=request)
+        return JsonResponse({"ok": False, "message": refusal.message, "html": html}, status=403)
+    if request.method == "POST":
+        context["refused_action"] = REFUSED_ACTIONS.get(request.POST.get("action", "test"), "TEST")
+    return render(request, "marketplace/gate.html", context, status=403)

@@ -1,0 +1,123 @@
+"""Abuse limits (sign-in throttling, TEST rate limits, one TEST at a time) and the append-only audit trail."""
+
+import pytest
+from django.test import Client
+
+from audit.models import AppendOnlyError, AuditEvent
+from connections import throttle
+from tests.conftest import ADMIN_PASSWORD, TEST_SECRET, form_data
+
+pytestmark = pytest.mark.django_db
+
+
+def test_sign_in_is_locked_after_five_wrong_passwords(admin_user):
+    browser = Client()
+    for _ in range(5):
+        wrong = browser.post("/accounts/login/", {"username": "admin", "password": "guess"})
+        assert wrong.status_code in (200, 429)
+    locked = browser.post("/accounts/login/", {"username": "admin", "password": ADMIN_PASSWORD})
+    assert locked.status_code == 429
+    assert "Too many failed sign-ins" in locked.content.decode()
+    assert browser.get("/connections/").status_code == 302  # still signed out
+
+
+def test_a_right_password_resets_the_count(admin_user):
+    browser = Client()
+    for _ in range(4):
+        browser.post("/accounts/login/", {"username": "admin", "password": "guess"})
+    assert browser.post("/accounts/login/", {"username": "admin", "password": ADMIN_PASSWORD}).status_code == 302
+
+
+def test_test_is_rate_limited_per_user(admin_client, make_connection, settings):
+    settings.TEST_RATE_PER_USER = 2
+    connection = make_connection()
+    answers = [
+        admin_client.post(f"/connections/{connection.pk}/test/", HTTP_ACCEPT="application/json") for _ in range(3)
+    ]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert "more than 2 TESTs in the last minute" in answers[2].json()["message"]
+    assert int(answers[2]["Retry-After"]) > 0
+
+
+def test_test_is_rate_limited_per_target_host(admin_client, make_connection, settings, user):
+    settings.TEST_RATE_PER_HOST = 2
+    connection = make_connection(scope="organization")
+    other = Client()
+    other.force_login(user)
+    statuses = [
+        browser.post(f"/connections/{connection.pk}/test/", HTTP_ACCEPT="application/json").status_code
+        for browser in (admin_client, other, admin_client)
+    ]
+    assert statuses == [200, 200, 429]
+
+
+def test_a_second_test_while_one_runs_is_refused(admin_client, admin_user, make_connection):
+    connection = make_connection()
+    with throttle.one_at_a_time(admin_user.pk, f"connection:{connection.pk}"):  # the first click's TEST
+        answer = admin_client.post(f"/connections/{connection.pk}/test/", HTTP_ACCEPT="application/json")
+    assert answer.status_code == 429
+    assert "already running" in answer.json()["message"]
+    assert admin_client.post(f"/connections/{connection.pk}/test/").status_code == 302  # once it ended
+
+
+def test_the_form_test_is_limited_too_and_keeps_the_typed_values(admin_client, settings):
+    settings.TEST_RATE_PER_USER = 0
+    response = admin_client.post("/connections/new/", form_data(action="test", name="Kept"))
+    assert response.status_code == 429
+    assert 'value="Kept"' in response.content.decode()
+
+
+def test_the_trail_records_who_did_what_without_secrets(admin_client, settings):
+    created = admin_client.post("/connections/new/", form_data(name="Audited"))
+    pk = int(created["Location"].rstrip("/").split("/")[-1])
+    edit = form_data(name="Audited 2", client_secret="another-secret-value-123")
+    admin_client.post(f"/connections/{pk}/edit/", edit)
+    admin_client.post(f"/connections/{pk}/test/")
+    admin_client.post(f"/connections/{pk}/delete/")
+    events = list(AuditEvent.objects.order_by("pk"))
+    assert [e.action for e in events] == [
+        "connection.created",
+        "connection.edited",
+        "connection.tested",
+        "connection.deleted",
+    ]
+    assert all(e.actor_name == "admin" for e in events)
+    assert events[2].outcome == "dns_failed"
+    assert "client_secret" in events[1].detail  # which fields changed, never their values
+    text = " ".join(f"{e.target_name} {e.outcome} {e.detail}" for e in events)
+    assert TEST_SECRET not in text and "another-secret-value-123" not in text
+
+
+def test_the_trail_is_append_only(admin_client):
+    admin_client.post("/connections/new/", form_data(name="Audited"))
+    event = AuditEvent.objects.get()
+    event.outcome = "changed"
+    with pytest.raises(AppendOnlyError):
+        event.save()
+    with pytest.raises(AppendOnlyError):
+        event.delete()
+    with pytest.raises(AppendOnlyError):
+        AuditEvent.objects.all().delete()
+    with pytest.raises(AppendOnlyError):
+        AuditEvent.objects.update(outcome="x")
+    page = admin_client.get(f"/admin/audit/auditevent/{event.pk}/change/").content.decode()
+    assert 'name="_save"' not in page and "Delete" not in page
+
+
+def test_administrators_see_the_trail_and_users_do_not(admin_client, client, user):
+    admin_client.post("/connections/new/", form_data(name="Audited"))
+    page = admin_client.get("/audit/").content.decode()
+    assert "Created a connection" in page and "Audited" in page
+    client.force_login(user)
+    assert client.get("/audit/").status_code == 403
+    assert "Audit trail" not in client.get("/connections/").content.decode()
+
+
+def test_marketplace_decisions_are_in_the_trail(admin_client, dynamics_crm):
+    from marketplace.models import Subscription
+
+    Subscription.objects.all().delete()
+    admin_client.post("/marketplace/dynamics-crm/subscribe/")
+    admin_client.post("/marketplace/dynamics-crm/unsubscribe/")
+    actions = list(AuditEvent.objects.order_by("pk").values_list("action", flat=True))
+    assert actions == ["connector.subscribed", "connector.unsubscribed"]

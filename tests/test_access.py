@@ -1,0 +1,152 @@
+"""Every URL of the project, for every role: anonymous, signed-in user, administrator.
+
+The URL resolver is enumerated, so a new view without a line in EXPECTED fails this test.
+"""
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from connections.models import Connection
+
+pytestmark = pytest.mark.django_db
+
+LOGIN = "/accounts/login/"
+OK, REDIRECT, SEE_OTHER, BAD, FORBIDDEN, MISSING, NOT_ALLOWED = 200, 302, 303, 400, 403, 404, 405
+
+# name: (method, {role: expected status}); "anonymous" always means: sent to the login page, unless given.
+# The user is a plain signed-in user; the connection is the administrator's Private one.
+EXPECTED = {
+    "home": ("GET", {"user": REDIRECT, "admin": REDIRECT}),
+    "login": ("GET", {"anonymous": OK, "user": REDIRECT, "admin": REDIRECT}),
+    "logout": ("POST", {"anonymous": REDIRECT, "user": REDIRECT, "admin": REDIRECT}),
+    "connections:list": ("GET", {"user": OK, "admin": OK}),
+    "connections:create": ("GET", {"user": OK, "admin": OK}),
+    "connections:detail": ("GET", {"user": MISSING, "admin": OK}),
+    "connections:edit": ("GET", {"user": MISSING, "admin": OK}),
+    "connections:delete": ("GET", {"user": MISSING, "admin": OK}),
+    "connections:test": ("POST", {"user": MISSING, "admin": REDIRECT}),
+    "connections:sign_in": ("POST", {"user": MISSING, "admin": MISSING}),  # not an AzureAD connection
+    "connections:sign_out": ("POST", {"user": MISSING, "admin": REDIRECT}),
+    "connections:oauth_callback": ("GET", {"user": BAD, "admin": BAD}),
+    "audit:trail": ("GET", {"user": FORBIDDEN, "admin": OK}),
+    "marketplace:index": ("GET", {"user": OK, "admin": OK}),
+    "marketplace:notifications": ("GET", {"user": OK, "admin": OK}),
+    "marketplace:notifications_read_all": ("POST", {"user": REDIRECT, "admin": REDIRECT}),
+    "marketplace:notification_read": ("POST", {"user": MISSING, "admin": MISSING}),
+    "marketplace:start_trial": ("GET", {"user": FORBIDDEN, "admin": REDIRECT}),  # subscribed: no trial
+    "marketplace:subscribe": ("GET", {"user": FORBIDDEN, "admin": REDIRECT}),  # already subscribed
+    "marketplace:unsubscribe": ("GET", {"user": FORBIDDEN, "admin": OK}),
+    "marketplace:notify_users": ("GET", {"user": FORBIDDEN, "admin": OK}),
+    "marketplace:request_access": ("POST", {"user": REDIRECT, "admin": REDIRECT}),
+}
+ARGUMENTS = {"pk": "connection", "slug": "dynamics-crm", "object_id": "connection", "app_label": "connections"}
+
+
+def all_url_names(resolver=None, namespace=""):
+    for entry in (resolver or get_resolver()).url_patterns:
+        if isinstance(entry, URLResolver):
+            inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+            yield from all_url_names(entry, inner)
+        elif isinstance(entry, URLPattern) and entry.name:
+            yield f"{namespace}{entry.name}", entry
+
+
+def path_for(name: str, pattern: URLPattern, connection: Connection) -> str:
+    kwargs = {}
+    for argument in pattern.pattern.regex.groupindex:
+        value = ARGUMENTS.get(argument, "1")
+        kwargs[argument] = connection.pk if value == "connection" else value
+    return reverse(name, kwargs=kwargs)
+
+
+@pytest.fixture
+def clients(admin_user, user):
+    signed_in = {}
+    for role, person in (("user", user), ("admin", admin_user)):
+        signed_in[role] = Client()
+        signed_in[role].force_login(person)
+    signed_in["anonymous"] = Client()
+    return signed_in
+
+
+def test_every_project_url_is_in_the_table():
+    names = {name for name, _ in all_url_names() if not name.startswith("admin:")}
+    assert names - set(EXPECTED) == set(), "new URLs need their expected access in EXPECTED"
+    assert set(EXPECTED) - names == set(), "EXPECTED lists URLs that no longer exist"
+
+
+@pytest.mark.parametrize("role", ["anonymous", "user", "admin"])
+def test_every_url_answers_each_role_as_expected(role, clients, make_connection):
+    connection = make_connection(name="Admin's private", scope="private")
+    checked = 0
+    for name, pattern in all_url_names():
+        if name.startswith("admin:"):
+            continue
+        method, expected = EXPECTED[name]
+        path = path_for(name, pattern, connection)
+        response = getattr(clients[role], method.lower())(path)
+        if role == "anonymous" and "anonymous" not in expected:
+            assert response.status_code == REDIRECT, (name, response.status_code)
+            assert response["Location"].startswith(LOGIN), (name, response["Location"])
+        else:
+            assert response.status_code == expected[role], (name, path, response.status_code)
+        checked += 1
+    assert checked == len(EXPECTED)
+
+
+@pytest.mark.parametrize("role", ["anonymous", "user"])
+def test_the_admin_site_is_for_staff_only(role, clients, make_connection):
+    connection = make_connection()
+    for path in (
+        "/admin/",
+        "/admin/connections/connection/",
+        f"/admin/connections/connection/{connection.pk}/change/",
+        "/admin/audit/auditevent/",
+    ):
+        response = clients[role].get(path)
+        assert response.status_code == REDIRECT, path
+        assert response["Location"].startswith(("/admin/login/", LOGIN)), path
+
+
+def test_administrators_reach_every_admin_page(clients, make_connection):
+    connection = make_connection()
+    for path in (
+        "/admin/",
+        "/admin/connections/connection/",
+        "/admin/connections/connection/add/",
+        f"/admin/connections/connection/{connection.pk}/change/",
+        "/admin/audit/auditevent/",
+        "/admin/marketplace/connector/",
+    ):
+        assert clients["admin"].get(path).status_code == OK, path
+
+
+def test_organization_connections_are_usable_but_not_changeable_by_others(clients, make_connection):
+    shared = make_connection(name="Shared", scope="organization")
+    user = clients["user"]
+    assert user.get(f"/connections/{shared.pk}/").status_code == OK
+    assert "Shared" in user.get("/connections/").content.decode()
+    assert user.post(f"/connections/{shared.pk}/test/").status_code == REDIRECT
+    for path in (f"/connections/{shared.pk}/edit/", f"/connections/{shared.pk}/delete/"):
+        assert user.get(path).status_code == FORBIDDEN
+        assert user.post(path).status_code == FORBIDDEN
+    assert user.post(f"/connections/{shared.pk}/sign-out/").status_code == FORBIDDEN
+    page = user.get(f"/connections/{shared.pk}/").content.decode()
+    assert f"/connections/{shared.pk}/edit/" not in page and f"/connections/{shared.pk}/delete/" not in page
+    assert Connection.objects.filter(pk=shared.pk).exists()
+
+
+def test_private_connections_of_others_do_not_exist_for_a_user(clients, make_connection):
+    private = make_connection(name="Secret project", scope="private")
+    user = clients["user"]
+    assert "Secret project" not in user.get("/connections/").content.decode()
+    assert "Secret project" not in user.get("/connections/?q=Secret").content.decode()
+    assert user.get(f"/connections/{private.pk}/").status_code == MISSING
+
+
+def test_a_user_manages_their_own_private_connection_and_the_administrator_sees_it(clients, user, make_connection):
+    own = make_connection(name="Mine", owner=user, scope="private")
+    assert clients["user"].get(f"/connections/{own.pk}/edit/").status_code == OK
+    assert clients["admin"].get(f"/connections/{own.pk}/edit/").status_code == OK
+    assert "Mine" in clients["admin"].get("/connections/").content.decode()
