@@ -9,7 +9,7 @@ from audit import trail
 from audit.models import Action
 from connections import services
 from connections.dynamics import inputs
-from connections.models import Connection
+from connections.models import ONLINE_SCHEMES, AuthScheme, Connection, CrmVersion
 from marketplace import gate
 from marketplace.catalogue import DYNAMICS_CRM
 
@@ -24,6 +24,15 @@ class ConnectionAdminForm(forms.ModelForm):
         help_text="Write-only. Leave empty to keep the stored secret; type a new one to replace it.",
     )
 
+    windows_password = forms.CharField(
+        label="Password",
+        required=False,
+        strip=False,
+        max_length=1024,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="NTLM only. Write-only: leave empty to keep the stored password.",
+    )
+
     class Meta:
         model = Connection
         fields = [
@@ -32,28 +41,57 @@ class ConnectionAdminForm(forms.ModelForm):
             "url",
             "crm_version",
             "azure_tenant",
+            "auth_scheme",
             "azure_environment",
             "credential_type",
+            "windows_user",
+            "adfs_url",
+            "adfs_resource",
+            "scope",
             "owner",
         ]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Posts that leave them out keep what the connection has (or the defaults), as the main form does.
+        self.fields["auth_scheme"].required = False
+        self.fields["scope"].required = False
+
+    def clean_auth_scheme(self):
+        return self.cleaned_data.get("auth_scheme") or self.instance.auth_scheme or AuthScheme.SERVICE_PRINCIPAL
+
+    def clean_scope(self):
+        return self.cleaned_data.get("scope") or self.instance.scope
+
     def clean_client_id(self):
-        return inputs.normalize_guid(self.cleaned_data["client_id"], field="Client ID")
+        value = self.cleaned_data.get("client_id", "")
+        return inputs.normalize_guid(value, field="Client ID") if value else ""
 
     def clean_azure_tenant(self):
-        return inputs.normalize_tenant(self.cleaned_data["azure_tenant"])
+        value = self.cleaned_data.get("azure_tenant", "")
+        return inputs.normalize_tenant(value) if value else ""
 
     def clean(self):
         cleaned = super().clean()
+        online = cleaned.get("crm_version") == CrmVersion.CRM_ONLINE
         if cleaned.get("url") and cleaned.get("crm_version"):
             try:
                 cleaned["url"] = inputs.normalize_url(cleaned["url"], cleaned["crm_version"])
             except forms.ValidationError as error:
                 self.add_error("url", error)
+        scheme = cleaned.get("auth_scheme")
+        if scheme and (scheme in ONLINE_SCHEMES) != online:
+            self.add_error("auth_scheme", f"{scheme} does not apply to CRM Version {cleaned.get('crm_version')}.")
+        if online:
+            for field, label in (("client_id", "Client ID"), ("azure_tenant", "AzureTenant")):
+                if not cleaned.get(field) and field not in self.errors:
+                    self.add_error(field, f"Enter the {label}: CRMOnline connections need it.")
+        needs_secret = online or scheme == AuthScheme.ADFS
         if (
-            not cleaned.get("client_secret")
+            needs_secret
+            and cleaned.get("credential_type") == "secret"
+            and not cleaned.get("client_secret")
             and not self.instance.has_client_secret
-            and (cleaned.get("credential_type") == "secret")
         ):
             self.add_error("client_secret", "Enter the Client Secret (the secret's Value, not its Secret ID).")
         return cleaned
@@ -62,6 +100,8 @@ class ConnectionAdminForm(forms.ModelForm):
         connection = super().save(commit=False)
         if self.cleaned_data.get("client_secret"):
             connection.set_client_secret(self.cleaned_data["client_secret"])
+        if self.cleaned_data.get("windows_password"):
+            connection.set_windows_password(self.cleaned_data["windows_password"])
         if commit:
             connection.save()
         return connection
@@ -98,8 +138,14 @@ class ConnectionAdmin(admin.ModelAdmin):
                     "url",
                     "crm_version",
                     "azure_tenant",
+                    "auth_scheme",
                     "azure_environment",
                     "credential_type",
+                    "windows_user",
+                    "windows_password",
+                    "adfs_url",
+                    "adfs_resource",
+                    "scope",
                     "owner",
                 ]
             },
@@ -128,7 +174,7 @@ class ConnectionAdmin(admin.ModelAdmin):
     def secret_state(self, obj: Connection) -> str:
         return "A client secret is stored (encrypted)." if obj.has_client_secret else "No client secret stored."
 
-    @method_decorator(sensitive_post_parameters("client_secret"))
+    @method_decorator(sensitive_post_parameters("client_secret", "windows_password"))
     def changeform_view(self, request, *args, **kwargs):
         return super().changeform_view(request, *args, **kwargs)
 

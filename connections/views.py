@@ -10,7 +10,6 @@ from django.db.models.functions import Lower, Replace
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -20,6 +19,7 @@ from connections import access, services, throttle
 from connections.forms import ConnectionForm
 from connections.models import Connection
 from connections.sign_in import default_callback_url
+from gathr_connector.redirects import back_to_next
 
 # windows_password: CRM2011+ with NTLM (on-premises).
 SENSITIVE_FIELDS = ("client_secret", "certificate_password", "certificate", "windows_password")
@@ -152,10 +152,7 @@ def connection_test(request: HttpRequest, pk: int) -> HttpResponse:
     if _wants_json(request):
         return _result_json(request, result, connection, recorded=True)
     (messages.success if result.ok else messages.error)(request, result.summary)
-    target = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
-        return redirect(target)
-    return redirect(connection)
+    return back_to_next(request, fallback=connection)
 
 
 def _save_new(request: HttpRequest, form: ConnectionForm) -> Connection | None:

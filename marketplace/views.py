@@ -7,11 +7,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from audit import trail
 from audit.models import Action
+from gathr_connector.redirects import back_to_next
 from marketplace import access, catalogue, entitlements, notify
 from marketplace.entitlements import TRIAL_DAYS, EntitlementError, State, when
 from marketplace.gate import MANAGE_PERMISSION
@@ -156,7 +156,7 @@ def request_access(request: HttpRequest, slug: str) -> HttpResponse:
     outcome = access.request_access(connector, request.user, notify.site_root(request))
     level, text = ACCESS_MESSAGES[outcome]
     messages.add_message(request, level, text.format(name=connector.name))
-    return _back(request, fallback=connector.get_absolute_url())
+    return back_to_next(request, fallback=connector.get_absolute_url())
 
 
 @require_GET
@@ -169,7 +169,7 @@ def notifications(request: HttpRequest) -> HttpResponse:
 def notification_read(request: HttpRequest, pk: int) -> HttpResponse:
     notification = get_object_or_404(Notification, pk=pk, recipient=request.user)
     Notification.objects.filter(pk=notification.pk).update(read=True)
-    return _back(request, fallback="marketplace:notifications")
+    return back_to_next(request, fallback="marketplace:notifications")
 
 
 @require_POST
@@ -196,10 +196,3 @@ def _audience(request: HttpRequest) -> dict:
 
 def _users(count: int) -> str:
     return f"{count} user{pluralize(count)}"
-
-
-def _back(request: HttpRequest, fallback: str) -> HttpResponse:
-    target = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
-        return redirect(target)
-    return redirect(fallback)

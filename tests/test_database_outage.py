@@ -26,8 +26,8 @@ from django.test import Client
 
 from connections import services
 from connections.models import Connection
+from gathr_connector.settings_pending import with_pending_middleware
 from tests.conftest import form_data, in_ci
-from tests.outage_settings import with_outage_middleware
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 UNAVAILABLE = "The database is unavailable right now; nothing was saved."
@@ -35,7 +35,7 @@ UNAVAILABLE = "The database is unavailable right now; nothing was saved."
 
 @pytest.fixture
 def outage_middleware(settings):
-    settings.MIDDLEWARE = with_outage_middleware(settings.MIDDLEWARE)
+    settings.MIDDLEWARE = with_pending_middleware(settings.MIDDLEWARE)
 
 
 def failing(*args, **kwargs):
@@ -148,7 +148,7 @@ def app_server(postgres, static_root):
     port = free_port()
     environment = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.outage_settings",
+        "DJANGO_SETTINGS_MODULE": "gathr_connector.settings_pending",
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
         "CONN_MAX_AGE": "600",
         "APP_ENV": "development",

@@ -108,10 +108,8 @@ def build_app(
 def _discovery_error(cloud: Cloud) -> CheckError:
     """msal raises a bare ValueError when the tenant's OpenID configuration cannot be read."""
     failed = last_failed_exchange()
-    if failed is not None and failed.error_body:
-        return entra_error(failed.error_body, cloud.name, failed.status)
     status = f" (HTTP {failed.status})" if failed else ""
-    return CheckError(
+    return _from_answer(failed, cloud) or CheckError(
         "tenant_not_found",
         f"Microsoft Entra ID could not find the tenant's sign-in configuration{status}.",
         "Check AzureTenant (the Directory (tenant) ID or a verified domain) and the Azure Environment.",
@@ -119,16 +117,22 @@ def _discovery_error(cloud: Cloud) -> CheckError:
 
 
 def _unexpected_answer(cloud: Cloud) -> CheckError:
+    """msal raises instead of returning an error for 5xx and unreadable token answers."""
     failed = last_failed_exchange()
-    if failed is not None and failed.error_body:
-        return entra_error(failed.error_body, cloud.name, failed.status)
     status = f"HTTP {failed.status}" if failed else "an unreadable answer"
-    return CheckError(
+    return _from_answer(failed, cloud) or CheckError(
         "entra_error",
         f"Microsoft Entra ID answered the token request with {status}.",
         "Microsoft Entra ID may be having an outage: check https://status.azure.com and TEST again later.",
         {"http_status": str(failed.status)} if failed else {},
     )
+
+
+def _from_answer(failed: http.Exchange | None, cloud: Cloud) -> CheckError | None:
+    """Entra's own error JSON, when the failed answer carried one."""
+    if failed is not None and failed.error_body:
+        return entra_error(failed.error_body, cloud.name, failed.status)
+    return None
 
 
 def last_failed_exchange() -> http.Exchange | None:
