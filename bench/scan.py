@@ -13,8 +13,6 @@ outbound guard shut (bench/scan_wsgi.py).
 """
 
 import argparse
-import datetime
-import ipaddress
 import json
 import os
 import re
@@ -28,11 +26,8 @@ from collections import Counter
 from pathlib import Path
 
 import requests
-from cryptography import x509
+import trustme
 from cryptography.fernet import Fernet
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 RESULTS = BASE_DIR / "bench" / "results" / "wapiti"
@@ -103,31 +98,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def self_signed(folder: Path) -> tuple[Path, Path]:
-    """A certificate for https://127.0.0.1 (the --production scan), and its key."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(hours=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "tls.crt", folder / "tls.key"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return cert_path, key_path
+def self_signed(folder: Path) -> tuple[Path, Path, Path]:
+    """A certificate for https://127.0.0.1 (the --production scan): its chain, its key and the CA to trust."""
+    authority = trustme.CA(organization_name="Gathr scan")
+    issued = authority.issue_cert("127.0.0.1")
+    paths = folder / "tls-chain.pem", folder / "tls-key.pem", folder / "tls-ca.pem"
+    issued.cert_chain_pems[0].write_to_path(str(paths[0]))
+    for extra in issued.cert_chain_pems[1:]:
+        extra.write_to_path(str(paths[0]), append=True)
+    issued.private_key_pem.write_to_path(str(paths[1]))
+    authority.cert_pem.write_to_path(str(paths[2]))
+    return paths
 
 
-def serve(env: dict, root: str, log: Path, tls: tuple[Path, Path] | None) -> subprocess.Popen:
+def serve(env: dict, root: str, log: Path, tls: tuple[Path, Path, Path] | None) -> subprocess.Popen:
     command = [sys.executable, "-m", "gunicorn", "bench.scan_wsgi:application", "--bind", root.split("//")[1]]
     command += ["--workers", "2", "--threads", "4", "--worker-class", "gthread", "--timeout", "60"]
     if tls:
@@ -136,7 +120,7 @@ def serve(env: dict, root: str, log: Path, tls: tuple[Path, Path] | None) -> sub
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
-            requests.get(f"{root}/accounts/login/", timeout=2, verify=str(tls[0]) if tls else True)
+            requests.get(f"{root}/accounts/login/", timeout=2, verify=str(tls[2]) if tls else True)
             return server
         except requests.ConnectionError:
             time.sleep(0.3)
@@ -144,10 +128,11 @@ def serve(env: dict, root: str, log: Path, tls: tuple[Path, Path] | None) -> sub
     raise SystemExit(f"gunicorn did not start: see {log}")
 
 
-def sign_in(root: str, tls: tuple[Path, Path] | None) -> str:
+def sign_in(root: str, tls: tuple[Path, Path, Path] | None) -> str:
     """The cookies of a signed-in admin, as wapiti's --cookie-value takes them."""
     browser = requests.Session()
-    browser.verify = str(tls[0]) if tls else True
+    browser.trust_env = False  # else REQUESTS_CA_BUNDLE would win over `verify`, and proxies would apply
+    browser.verify = str(tls[2]) if tls else True
     page = browser.get(f"{root}/accounts/login/", timeout=10)
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
     data = {"username": ADMIN[0], "password": ADMIN[1], "csrfmiddlewaretoken": token}

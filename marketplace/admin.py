@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 
+from gathr_connector.admin_autocomplete import SafeAutocompleteAdmin
 from marketplace.models import AccessRequest, Connector, Notification, Subscription, Trial
 
 
@@ -27,7 +28,7 @@ class ConnectorAdmin(admin.ModelAdmin):
 
 
 @admin.register(Trial)
-class TrialAdmin(admin.ModelAdmin):
+class TrialAdmin(SafeAutocompleteAdmin):
     list_display = ["connector", "started_at", "ends_at", "started_by", "users_notified_at"]
     list_select_related = ["connector", "started_by"]
     autocomplete_fields = ["started_by"]
@@ -50,7 +51,7 @@ class ActiveListFilter(admin.SimpleListFilter):
 
 
 @admin.register(Subscription)
-class SubscriptionAdmin(admin.ModelAdmin):
+class SubscriptionAdmin(SafeAutocompleteAdmin):
     list_display = ["connector", "started_at", "billing_day", "cancelled_at", "started_by", "cancelled_by"]
     list_filter = [ActiveListFilter, "connector"]
     list_select_related = ["connector", "started_by", "cancelled_by"]
@@ -59,7 +60,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
 
 
 @admin.register(AccessRequest)
-class AccessRequestAdmin(admin.ModelAdmin):
+class AccessRequestAdmin(SafeAutocompleteAdmin):
     list_display = ["requester", "connector", "requested_on", "created_at"]
     list_filter = ["connector", "requested_on"]
     list_select_related = ["requester", "connector"]
@@ -69,7 +70,7 @@ class AccessRequestAdmin(admin.ModelAdmin):
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(SafeAutocompleteAdmin):
     list_display = ["text", "recipient", "created", "read"]
     list_filter = ["read"]
     list_select_related = ["recipient"]

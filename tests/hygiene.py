@@ -8,10 +8,15 @@ import logging
 from dataclasses import dataclass, field
 from urllib.parse import quote, quote_plus, urlsplit
 
+import msal
 from django.contrib.messages.storage.cookie import CookieStorage
 from django.contrib.sessions.models import Session
 from django.db import connection
 from django.http import HttpRequest
+from django.test import Client
+
+from connections.dynamics import entra
+from connections.models import Connection
 
 ENCODINGS = {
     "plain": lambda text: text,
@@ -24,6 +29,7 @@ ENCODINGS = {
     "HTML-escaped": lambda text: html.escape(text),
     "JSON-escaped": lambda text: json.dumps(text)[1:-1],
 }
+FERNET = "gAAAAA"  # every Fernet token starts so (version byte 0x80)
 # Attributes every LogRecord has; anything else on a record came from `extra=`.
 _RECORD_FIELDS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
@@ -119,3 +125,62 @@ def local_path(location: str) -> str | None:
     if parts.netloc not in ("", "testserver"):
         return None
     return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+class Browser:
+    """A test client whose every response, redirects on this site included, goes into the evidence."""
+
+    def __init__(self, evidence: Evidence, **client_options):
+        self.client = Client(raise_request_exception=False, **client_options)
+        self.evidence = evidence
+
+    def get(self, label: str, url: str, expect: int = 200, **extra):
+        return self._check(label, self._follow(label, self.client.get(url, **extra)), expect)
+
+    def post(self, label: str, url: str, data=None, expect: int = 200, follow: bool = True, **extra):
+        response = self.client.post(url, data or {}, **extra)
+        return self._check(label, self._follow(label, response) if follow else self._keep(label, response), expect)
+
+    def _keep(self, label: str, response):
+        self.evidence.add_response(label, response)
+        return response
+
+    def _follow(self, label: str, response):
+        self._keep(label, response)
+        while response.status_code in (301, 302, 303) and local_path(response["Location"]):
+            response = self._keep(f"{label} → redirect", self.client.get(local_path(response["Location"])))
+        return response
+
+    @staticmethod
+    def _check(label: str, response, expect: int | None):
+        if expect is None:  # a page of another part of the product, whatever it answers, if not a 5xx
+            assert response.status_code < 500, f"{label}: HTTP {response.status_code}"
+        else:
+            assert response.status_code == expect, f"{label}: HTTP {response.status_code}, not {expect}"
+        return response
+
+
+def collect_app_tokens(world) -> None:
+    """The app-only access tokens msal holds in memory after a TEST."""
+    for app in list(entra.apps._apps.values()):
+        access_tokens = app.token_cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN)
+        world.tokens += [entry["secret"] for entry in access_tokens]
+
+
+def collect_delegated_tokens(world, pk: int) -> None:
+    """The access, ID and refresh tokens of the stored sign-in, and every refresh token Entra issued."""
+    cache = json.loads(Connection.objects.get(pk=pk).get_token_cache())
+    for kind in ("AccessToken", "IdToken", "RefreshToken"):
+        world.tokens += [entry["secret"] for entry in cache.get(kind, {}).values()]
+    world.tokens += [token.value for token in world.sim.issued_refresh_tokens(world.person.object_id)]
+
+
+def assert_ciphertext_only() -> None:
+    columns = (
+        "client_secret_encrypted",
+        "certificate_encrypted",
+        "token_cache_encrypted",
+        "windows_password_encrypted",
+    )
+    for row in Connection.objects.values(*columns):
+        assert all(not value or value.startswith(FERNET) for value in row.values()), row

@@ -94,6 +94,13 @@ ENDPOINTS = {
     "AzureAD callback": Endpoint("/connections/oauth/callback/", ("code", "state", "error", "answer"), method="get"),
     "admin: change a connection": Endpoint("/admin/connections/connection/{saved}/change/", tuple(ADMIN_FIELDS)),
     "admin: add a connection": Endpoint("/admin/connections/connection/add/", tuple(ADMIN_FIELDS)),
+    # The marketplace admin's foreign keys use autocomplete widgets, which looked up whatever was posted.
+    "admin: add a trial": Endpoint("/admin/marketplace/trial/add/", ("connector", "started_by", "started_at_0")),
+    "admin: add a subscription": Endpoint(
+        "/admin/marketplace/subscription/add/", ("connector", "started_by", "cancelled_by", "billing_day")
+    ),
+    "admin: add an access request": Endpoint("/admin/marketplace/accessrequest/add/", ("connector", "requester")),
+    "admin: add a notification": Endpoint("/admin/marketplace/notification/add/", ("recipient", "text", "link")),
     "admin: connection actions": Endpoint(
         "/admin/connections/connection/", ("action", "_selected_action", "index", "select_across")
     ),

@@ -7,23 +7,33 @@ forced 500s, Django's technical page included). Every response (status, headers,
 record, every email and every database row is then searched for every secret in every encoding.
 """
 
-import json
 import re
 
-import msal
 import pytest
 from django.contrib.auth import get_user_model
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.http import HttpResponse
 from django.test import Client
 
 from connections import certificates, services
 from connections.admin import ConnectionAdmin
-from connections.dynamics import check, entra, inputs
+from connections.dynamics import check, inputs
 from connections.models import Connection
 from marketplace.models import Notification
 from tests.conftest import ADMIN_PASSWORD, ENV_URL, TEST_SECRET, USER_PASSWORD, form_data
-from tests.hygiene import Evidence, database_rows, leaks, local_path, log_text, needles
+from tests.hygiene import (
+    Browser,
+    Evidence,
+    assert_ciphertext_only,
+    collect_app_tokens,
+    collect_delegated_tokens,
+    database_rows,
+    leaks,
+    local_path,
+    log_text,
+    needles,
+)
 from tests.simulator import make_certificate
 from tests.test_azure_ad import CALLBACK, SITE, UPN, deliver, microsoft_answer, three_hours_later
 
@@ -35,41 +45,7 @@ WRONG_SECRET = "Wr0ng~Secret+Typed/By=Mistake_7"
 NEW_SECRET = "Nw5~Replacement+Secret/Value=9_q"
 PFX_PASSWORD = 'Pfx "pässwörd" <&> 42'
 WRONG_PASSWORD = "not the admin's password 99"
-FERNET = "gAAAAA"  # every Fernet token starts so (version byte 0x80)
 DISCOVERY = "/.well-known/openid-configuration"
-
-
-class Browser:
-    """A test client whose every response, redirects on this site included, goes into the evidence."""
-
-    def __init__(self, evidence: Evidence, **client_options):
-        self.client = Client(raise_request_exception=False, **client_options)
-        self.evidence = evidence
-
-    def get(self, label: str, url: str, expect: int = 200, **extra):
-        return self._check(label, self._follow(label, self.client.get(url, **extra)), expect)
-
-    def post(self, label: str, url: str, data=None, expect: int = 200, follow: bool = True, **extra):
-        response = self.client.post(url, data or {}, **extra)
-        return self._check(label, self._follow(label, response) if follow else self._keep(label, response), expect)
-
-    def _keep(self, label: str, response):
-        self.evidence.add_response(label, response)
-        return response
-
-    def _follow(self, label: str, response):
-        self._keep(label, response)
-        while response.status_code in (301, 302, 303) and local_path(response["Location"]):
-            response = self._keep(f"{label} → redirect", self.client.get(local_path(response["Location"])))
-        return response
-
-    @staticmethod
-    def _check(label: str, response, expect: int | None):
-        if expect is None:  # a page of another part of the product, whatever it answers, if not a 5xx
-            assert response.status_code < 500, f"{label}: HTTP {response.status_code}"
-        else:
-            assert response.status_code == expect, f"{label}: HTTP {response.status_code}, not {expect}"
-        return response
 
 
 @pytest.fixture
@@ -77,6 +53,7 @@ def world(microsoft, settings, dynamics_crm, user, admin_user):
     """The simulator knows this sweep's secret, certificate and user; the site runs as SITE."""
     settings.SITE_URL = SITE
     settings.ALLOWED_HOSTS = ["testserver", "gathr.example.com"]
+    settings.TEST_RATE_PER_USER = settings.TEST_RATE_PER_HOST = 1000  # the sweep TESTs ~20 times a minute
     sim = microsoft.sim
     sim.add_secret(microsoft.app.client_id, value=SECRET)
     microsoft.certificate = make_certificate("gathr-hygiene")
@@ -341,21 +318,6 @@ def the_end(admin: Browser, maria: Browser, world, pks: dict[str, int]) -> None:
 # --- Where secrets live --------------------------------------------------------------------------------------
 
 
-def collect_app_tokens(world) -> None:
-    """The app-only access tokens msal holds in memory after a TEST."""
-    for app in list(entra.apps._apps.values()):
-        access_tokens = app.token_cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN)
-        world.tokens += [entry["secret"] for entry in access_tokens]
-
-
-def collect_delegated_tokens(world, pk: int) -> None:
-    """The access, ID and refresh tokens of the stored sign-in, and every refresh token Entra issued."""
-    cache = json.loads(Connection.objects.get(pk=pk).get_token_cache())
-    for kind in ("AccessToken", "IdToken", "RefreshToken"):
-        world.tokens += [entry["secret"] for entry in cache.get(kind, {}).values()]
-    world.tokens += [token.value for token in world.sim.issued_refresh_tokens(world.person.object_id)]
-
-
 def secrets_of(world, settings) -> dict[str, list[str]]:
     key_lines = [line for line in world.certificate.key_pem.splitlines() if "PRIVATE KEY" not in line]
     return {
@@ -368,17 +330,6 @@ def secrets_of(world, settings) -> dict[str, list[str]]:
         "tokens (access, ID, refresh)": sorted(set(world.tokens)),
         "SECRET_KEY and FIELD_ENCRYPTION_KEY": [settings.SECRET_KEY, *settings.FIELD_ENCRYPTION_KEY],
     }
-
-
-def assert_ciphertext_only() -> None:
-    columns = (
-        "client_secret_encrypted",
-        "certificate_encrypted",
-        "token_cache_encrypted",
-        "windows_password_encrypted",
-    )
-    for row in Connection.objects.values(*columns):
-        assert all(not value or value.startswith(FERNET) for value in row.values()), row
 
 
 # --- The sweep ---------------------------------------------------------------------------------------------
@@ -416,8 +367,9 @@ def test_no_page_log_email_or_row_shows_a_secret(world, settings, monkeypatch, a
     with capsys.disabled():
         print(
             f"\nsecret hygiene ({'DEBUG on' if debug else 'DEBUG off'}): {len(evidence.responses)} responses, "
-            f"{len(evidence.logs)} log records and emails, {len(evidence.rows)} database rows; {values} secret "
-            f"values × {encodings} encodings = {len(searched)} distinct strings searched; {len(found)} leaks"
+            f"{len(all_logs)} log records, {len(mail.outbox)} emails, {len(evidence.rows)} database rows; "
+            f"{values} secret values × {encodings} encodings = {len(searched)} distinct strings searched; "
+            f"{len(found)} leaks"
         )
     assert not unexpected_500s
     assert not found, "\n".join(found[:40])
@@ -425,8 +377,6 @@ def test_no_page_log_email_or_row_shows_a_secret(world, settings, monkeypatch, a
 
 def test_the_sweep_would_see_a_leak(world, settings):
     """The search itself works: a page that echoes the secret in any encoding is caught."""
-    from django.http import HttpResponse
-
     world.tokens = ["eyJ.hygiene.token"]
     evidence = Evidence()
     for encoding_of_secret in needles({"client secret": [SECRET]}):
