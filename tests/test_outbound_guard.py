@@ -93,6 +93,7 @@ def test_test_refuses_a_dataverse_name_resolving_to_a_private_address(address, a
         "https://169.254.169.254/",
         "https://contoso.crm.dynamics.com.evil.example/",
         "https://localhost/",
+        "https://contoso.crm.dynamics.com:8443/",  # Dataverse answers on 443 only
     ],
 )
 def test_test_refuses_urls_outside_dataverse_domains(url, admin_client, microsoft):
