@@ -64,10 +64,17 @@ def test_it_turns_each_entra_code_into_advice(code, error, text, outcome, hint):
 
 
 def test_an_unknown_code_keeps_entras_own_words_status_and_ids():
-    checked = entra_error(body(9999999, "server_error", "Something new went wrong."), "GLOBAL", 502)
+    checked = entra_error(body(9999999, "invalid_request", "Something new went wrong."), "GLOBAL", 400)
     assert checked.code == "entra_error"
-    assert "HTTP 502" in checked.message and "Something new went wrong." in checked.message
+    assert "HTTP 400" in checked.message and "Something new went wrong." in checked.message
     assert checked.details["trace_id"]
+
+
+def test_a_server_error_at_entra_points_to_an_outage_not_to_the_settings():
+    checked = entra_error(body(90033, "temporarily_unavailable", "A transient error has occurred."), "GLOBAL", 503)
+    assert checked.code == "entra_unavailable"
+    assert "HTTP 503" in checked.message and "status.azure.com" in checked.hint
+    assert "Client ID" not in checked.hint
 
 
 def test_it_reads_the_code_from_the_description_when_error_codes_is_missing():

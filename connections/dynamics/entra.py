@@ -101,7 +101,8 @@ def build_app(
             token_cache=token_cache or msal.TokenCache(),
             http_cache=http_cache,
         )
-    except ValueError:
+    except (ValueError, RuntimeError, msal.exceptions.MsalError, requests.HTTPError):
+        # ValueError: tenant unknown; MsalServiceError/HTTPError: 5xx; RuntimeError: a redirect.
         raise _discovery_error(cloud) from None
 
 
@@ -109,6 +110,14 @@ def _discovery_error(cloud: Cloud) -> CheckError:
     """msal raises a bare ValueError when the tenant's OpenID configuration cannot be read."""
     failed = last_failed_exchange()
     status = f" (HTTP {failed.status})" if failed else ""
+    if failed is not None and not failed.error_body and (failed.status >= 500 or failed.status < 400):
+        return CheckError(
+            "entra_unavailable",
+            "Microsoft Entra ID answered the request for the tenant's sign-in configuration with "
+            f"HTTP {failed.status}.",
+            "Microsoft Entra ID may be having an outage: check https://status.azure.com and TEST again later.",
+            {"http_status": str(failed.status)},
+        )
     return _from_answer(failed, cloud) or CheckError(
         "tenant_not_found",
         f"Microsoft Entra ID could not find the tenant's sign-in configuration{status}.",

@@ -134,6 +134,14 @@ def entra_error(body: dict, cloud: str, status: int | None = None) -> CheckError
         return CheckError(advice.code, message, advice.hint, details)
     text = description or str(body.get("error") or "no error description")
     status_text = f" (HTTP {status})" if status else ""
+    if (status and status >= 500) or body.get("error") == "temporarily_unavailable":
+        return CheckError(
+            "entra_unavailable",
+            f"Microsoft Entra ID could not answer the token request{status_text}: {text}",
+            "Microsoft Entra ID may be having an outage: check https://status.azure.com and TEST again later; "
+            "the trace and correlation IDs below identify the request for Microsoft support.",
+            details,
+        )
     return CheckError(
         "entra_error",
         f"Microsoft Entra ID refused the token request{status_text}: {text}",
