@@ -9,28 +9,20 @@ from audit import trail
 from audit.models import Action
 from connections import services
 from connections.dynamics import inputs
+from connections.fields import write_only_secret
 from connections.models import ONLINE_SCHEMES, AuthScheme, Connection, CrmVersion
 from marketplace import gate
 from marketplace.catalogue import DYNAMICS_CRM
 
 
 class ConnectionAdminForm(forms.ModelForm):
-    client_secret = forms.CharField(
-        label="Client Secret",
-        required=False,
+    client_secret = write_only_secret(
+        "Client Secret",
+        "Write-only. Leave empty to keep the stored secret; type a new one to replace it.",
         strip=True,
-        max_length=1024,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text="Write-only. Leave empty to keep the stored secret; type a new one to replace it.",
     )
-
-    windows_password = forms.CharField(
-        label="Password",
-        required=False,
-        strip=False,
-        max_length=1024,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text="NTLM only. Write-only: leave empty to keep the stored password.",
+    windows_password = write_only_secret(
+        "Password", "NTLM only. Write-only: leave empty to keep the stored password.", strip=False
     )
 
     class Meta:

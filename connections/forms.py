@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 
 from connections import certificates
 from connections.dynamics import inputs
+from connections.fields import write_only_secret
 from connections.form_schemes import PASSWORD_STORED_HELP, SCHEME_ERROR_MESSAGES, SchemeRules
 from connections.models import AuthScheme, Connection, CredentialType, CrmVersion, Scope
 
@@ -23,17 +24,12 @@ class ConnectionForm(SchemeRules, forms.ModelForm):
         **SCHEME_ERROR_MESSAGES,
     }
 
-    client_secret = forms.CharField(
-        label="Client Secret",
-        required=False,
-        # Secret values never hold spaces; stripping saves admins from a pasted newline.
+    # Secret values never hold spaces; stripping saves admins from a pasted newline.
+    client_secret = write_only_secret(
+        "Client Secret",
+        "Certificates & secrets > Client secrets on the app registration: copy the secret's "
+        "<strong>Value</strong> (shown only once), not its Secret ID.",
         strip=True,
-        max_length=1024,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text=(
-            "Certificates & secrets > Client secrets on the app registration: copy the secret's "
-            "<strong>Value</strong> (shown only once), not its Secret ID."
-        ),
     )
     certificate = forms.FileField(
         label="Certificate file",
@@ -42,21 +38,16 @@ class ConnectionForm(SchemeRules, forms.ModelForm):
         "certificate. Upload the same certificate (.cer) under Certificates & secrets on the app registration.",
         widget=forms.ClearableFileInput(attrs={"accept": ".pfx,.p12,.pem,.crt,.key"}),
     )
-    certificate_password = forms.CharField(
-        label="Certificate Password",
-        required=False,
+    certificate_password = write_only_secret(
+        "Certificate Password",
+        "The PFX password, or the PEM private key's password if it is encrypted.",
         strip=False,
-        max_length=1024,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
-        help_text="The PFX password, or the PEM private key's password if it is encrypted.",
+        autocomplete="off",
     )
-    windows_password = forms.CharField(
-        label="Password",
-        required=False,
+    windows_password = write_only_secret(
+        "Password",
+        "The Windows account's password. It is stored encrypted and never shown again.",
         strip=False,
-        max_length=1024,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text="The Windows account's password. It is stored encrypted and never shown again.",
     )
     creation_token = forms.UUIDField(widget=forms.HiddenInput, required=False)
     # Wider than the stored 36 characters: a pasted {GUID} with braces is accepted and normalised.
