@@ -10,12 +10,9 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from connections.models import Connection, Scope
+from marketplace.roles import is_administrator
 
-ADMINISTRATOR_PERMISSION = "marketplace.manage_connectors"
-
-
-def is_administrator(user) -> bool:
-    return user.is_authenticated and user.is_active and user.has_perm(ADMINISTRATOR_PERMISSION)
+__all__ = ["can_manage", "is_administrator", "manageable_or_403", "usable_or_404", "visible_to"]
 
 
 def visible_to(user, queryset: QuerySet | None = None) -> QuerySet:

@@ -1,102 +1,20 @@
 """Django admin for connections: the same columns as the list; secrets are write-only."""
 
-from django import forms
 from django.contrib import admin, messages
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
-from audit import trail
-from audit.models import Action
-from connections import services
-from connections.dynamics import inputs
-from connections.fields import write_only_secret
-from connections.models import ONLINE_SCHEMES, AuthScheme, Connection, CrmVersion
+from connections import testing
+from connections.forms import FIELD_ORDER, SENSITIVE_FIELDS, ConnectionForm
+from connections.models import Connection
 from marketplace import gate
-from marketplace.catalogue import DYNAMICS_CRM
 
 
-class ConnectionAdminForm(forms.ModelForm):
-    client_secret = write_only_secret(
-        "Client Secret",
-        "Write-only. Leave empty to keep the stored secret; type a new one to replace it.",
-        strip=True,
-    )
-    windows_password = write_only_secret(
-        "Password", "NTLM only. Write-only: leave empty to keep the stored password.", strip=False
-    )
+class ConnectionAdminForm(ConnectionForm):
+    """The connection form's rules, fields and normalisation, plus the owner an administrator may change."""
 
-    class Meta:
-        model = Connection
-        fields = [
-            "name",
-            "client_id",
-            "url",
-            "crm_version",
-            "azure_tenant",
-            "auth_scheme",
-            "azure_environment",
-            "credential_type",
-            "windows_user",
-            "adfs_url",
-            "adfs_resource",
-            "scope",
-            "owner",
-        ]
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        # Posts that leave them out keep what the connection has (or the defaults), as the main form does.
-        self.fields["auth_scheme"].required = False
-        self.fields["scope"].required = False
-
-    def clean_auth_scheme(self):
-        return self.cleaned_data.get("auth_scheme") or self.instance.auth_scheme or AuthScheme.SERVICE_PRINCIPAL
-
-    def clean_scope(self):
-        return self.cleaned_data.get("scope") or self.instance.scope
-
-    def clean_client_id(self):
-        value = self.cleaned_data.get("client_id", "")
-        return inputs.normalize_guid(value, field="Client ID") if value else ""
-
-    def clean_azure_tenant(self):
-        value = self.cleaned_data.get("azure_tenant", "")
-        return inputs.normalize_tenant(value) if value else ""
-
-    def clean(self):
-        cleaned = super().clean()
-        online = cleaned.get("crm_version") == CrmVersion.CRM_ONLINE
-        if cleaned.get("url") and cleaned.get("crm_version"):
-            try:
-                cleaned["url"] = inputs.normalize_url(cleaned["url"], cleaned["crm_version"])
-            except forms.ValidationError as error:
-                self.add_error("url", error)
-        scheme = cleaned.get("auth_scheme")
-        if scheme and (scheme in ONLINE_SCHEMES) != online:
-            self.add_error("auth_scheme", f"{scheme} does not apply to CRM Version {cleaned.get('crm_version')}.")
-        if online:
-            for field, label in (("client_id", "Client ID"), ("azure_tenant", "AzureTenant")):
-                if not cleaned.get(field) and field not in self.errors:
-                    self.add_error(field, f"Enter the {label}: CRMOnline connections need it.")
-        needs_secret = online or scheme == AuthScheme.ADFS
-        if (
-            needs_secret
-            and cleaned.get("credential_type") == "secret"
-            and not cleaned.get("client_secret")
-            and not self.instance.has_client_secret
-        ):
-            self.add_error("client_secret", "Enter the Client Secret (the secret's Value, not its Secret ID).")
-        return cleaned
-
-    def save(self, commit=True):
-        connection = super().save(commit=False)
-        if self.cleaned_data.get("client_secret"):
-            connection.set_client_secret(self.cleaned_data["client_secret"])
-        if self.cleaned_data.get("windows_password"):
-            connection.set_windows_password(self.cleaned_data["windows_password"])
-        if commit:
-            connection.save()
-        return connection
+    class Meta(ConnectionForm.Meta):
+        fields = [*ConnectionForm.Meta.fields, "owner"]
 
 
 @admin.register(Connection)
@@ -122,25 +40,7 @@ class ConnectionAdmin(admin.ModelAdmin):
     fieldsets = [
         (
             None,
-            {
-                "fields": [
-                    "name",
-                    "client_id",
-                    "client_secret",
-                    "url",
-                    "crm_version",
-                    "azure_tenant",
-                    "auth_scheme",
-                    "azure_environment",
-                    "credential_type",
-                    "windows_user",
-                    "windows_password",
-                    "adfs_url",
-                    "adfs_resource",
-                    "scope",
-                    "owner",
-                ]
-            },
+            {"fields": [*FIELD_ORDER, "owner"]},
         ),
         (
             "Stored credential",
@@ -166,7 +66,7 @@ class ConnectionAdmin(admin.ModelAdmin):
     def secret_state(self, obj: Connection) -> str:
         return "A client secret is stored (encrypted)." if obj.has_client_secret else "No client secret stored."
 
-    @method_decorator(sensitive_post_parameters("client_secret", "windows_password"))
+    @method_decorator(sensitive_post_parameters(*SENSITIVE_FIELDS))
     def changeform_view(self, request, *args, **kwargs):
         return super().changeform_view(request, *args, **kwargs)
 
@@ -175,12 +75,11 @@ class ConnectionAdmin(admin.ModelAdmin):
 
     @admin.action(description="TEST selected connections")
     def test_selected(self, request, queryset):
-        refusal = gate.check(DYNAMICS_CRM)
-        if refusal is not None:
-            self.message_user(request, refusal.html, messages.ERROR)
-            return
         for connection in queryset:
-            result = services.test_saved(connection)
-            trail.record(request.user, Action.CONNECTION_TESTED, connection, outcome=result.code or "available")
+            try:
+                result = testing.test_saved(connection, request.user, rate_limited=False)
+            except gate.ConnectorUnavailableError as unavailable:
+                self.message_user(request, unavailable.refusal.html, messages.ERROR)
+                return
             level = messages.SUCCESS if result.ok else messages.ERROR
             self.message_user(request, f"{connection.name}: {result.summary}", level)

@@ -1,6 +1,11 @@
 """Form fields shared by the connection form and the admin."""
 
+from collections.abc import Callable
+
 from django import forms
+from django.core.exceptions import ValidationError
+
+from connections.dynamics.errors import InputError
 
 MAX_SECRET_LENGTH = 1024
 
@@ -17,3 +22,11 @@ def write_only_secret(
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": autocomplete}),
         help_text=help_text,
     )
+
+
+def checked[T](rule: Callable[..., T], *args, **kwargs) -> T:
+    """Apply an input rule of the client layer; its InputError becomes the form's ValidationError."""
+    try:
+        return rule(*args, **kwargs)
+    except InputError as error:
+        raise ValidationError(error.template, code=error.code, params=error.params or None) from error

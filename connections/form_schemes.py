@@ -8,6 +8,7 @@ A mixin of ConnectionForm: the fields that do not apply are neither required nor
 from django.core.exceptions import ValidationError
 
 from connections.dynamics import inputs
+from connections.fields import checked
 from connections.models import (
     ON_PREMISES_SCHEMES,
     ONLINE_SCHEMES,
@@ -76,12 +77,12 @@ class SchemeRules:
     def clean_client_id(self) -> str:
         if self.scheme == AuthScheme.NTLM:  # NTLM has no OAuth client: whatever the hidden box held is dropped
             return ""
-        return inputs.normalize_guid(self.cleaned_data["client_id"], field="Client ID")
+        return checked(inputs.normalize_guid, self.cleaned_data["client_id"], field="Client ID")
 
     def clean_azure_tenant(self) -> str:
         if self.on_premises:  # on-premises servers do not use Microsoft Entra ID
             return ""
-        return inputs.normalize_tenant(self.cleaned_data["azure_tenant"])
+        return checked(inputs.normalize_tenant, self.cleaned_data["azure_tenant"])
 
     def clean_azure_environment(self) -> str:
         return self.cleaned_data.get("azure_environment") or AzureEnvironment.GLOBAL
@@ -89,17 +90,17 @@ class SchemeRules:
     def clean_windows_user(self) -> str:
         if self.scheme != AuthScheme.NTLM:
             return ""
-        return inputs.normalize_windows_user(self.cleaned_data["windows_user"])
+        return checked(inputs.normalize_windows_user, self.cleaned_data["windows_user"])
 
     def clean_adfs_url(self) -> str:
         if self.scheme != AuthScheme.ADFS:
             return ""
-        return inputs.normalize_adfs_url(self.cleaned_data["adfs_url"])
+        return checked(inputs.normalize_adfs_url, self.cleaned_data["adfs_url"])
 
     def clean_adfs_resource(self) -> str:
         if self.scheme != AuthScheme.ADFS:
             return ""
-        return inputs.check_adfs_resource(self.cleaned_data["adfs_resource"])
+        return checked(inputs.check_adfs_resource, self.cleaned_data["adfs_resource"])
 
     def clean_auth_scheme(self) -> str:
         scheme = self.cleaned_data.get("auth_scheme") or self.scheme

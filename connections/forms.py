@@ -7,11 +7,34 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from connections import certificates
+from connections.callback_url import check_callback_url
 from connections.dynamics import inputs
-from connections.fields import write_only_secret
+from connections.fields import checked, write_only_secret
 from connections.form_schemes import PASSWORD_STORED_HELP, SCHEME_ERROR_MESSAGES, SchemeRules
 from connections.models import AuthScheme, Connection, CredentialType, CrmVersion, Scope
 
+# The product page's fields in its order, then ours; the admin shows the same list (plus the owner).
+FIELD_ORDER = [
+    "name",
+    "client_id",
+    "client_secret",
+    "url",
+    "crm_version",
+    "azure_tenant",
+    "auth_scheme",
+    "callback_url",
+    "windows_user",
+    "windows_password",
+    "adfs_url",
+    "adfs_resource",
+    "azure_environment",
+    "credential_type",
+    "certificate",
+    "certificate_password",
+    "scope",
+]
+# Typed credentials: hidden from error reports (sensitive_post_parameters) by the views and the admin.
+SENSITIVE_FIELDS = ("client_secret", "certificate_password", "certificate", "windows_password")
 SECRET_STORED_HELP = "A client secret is stored. Leave this box empty to keep it, or type a new secret to replace it."
 
 
@@ -130,25 +153,7 @@ class ConnectionForm(SchemeRules, forms.ModelForm):
             "adfs_resource": forms.TextInput(attrs={"spellcheck": "false"}),
         }
 
-    field_order = [
-        "name",
-        "client_id",
-        "client_secret",
-        "url",
-        "crm_version",
-        "azure_tenant",
-        "auth_scheme",
-        "callback_url",
-        "windows_user",
-        "windows_password",
-        "adfs_url",
-        "adfs_resource",
-        "azure_environment",
-        "credential_type",
-        "certificate",
-        "certificate_password",
-        "scope",
-    ]
+    field_order = FIELD_ORDER
 
     def __init__(self, *args, default_callback_url: str = "", **kwargs):
         super().__init__(*args, **kwargs)
@@ -239,7 +244,7 @@ class ConnectionForm(SchemeRules, forms.ModelForm):
         value = self.cleaned_data.get("callback_url", "").strip()
         if not value:
             return self.default_callback_url
-        inputs.check_callback_url(value, self.default_callback_url)
+        check_callback_url(value, self.default_callback_url)
         return value
 
     def clean(self):
@@ -259,9 +264,9 @@ class ConnectionForm(SchemeRules, forms.ModelForm):
         if not cleaned.get("url") or not cleaned.get("crm_version"):
             return
         try:
-            cleaned["url"] = inputs.normalize_url(cleaned["url"], cleaned["crm_version"])
+            cleaned["url"] = checked(inputs.normalize_url, cleaned["url"], cleaned["crm_version"])
             if cleaned["crm_version"] == CrmVersion.CRM_ONLINE and cleaned.get("azure_environment"):
-                inputs.check_online_host(cleaned["url"], cleaned["azure_environment"])
+                checked(inputs.check_online_host, cleaned["url"], cleaned["azure_environment"])
         except ValidationError as error:
             self.add_error("url", error)
 

@@ -10,11 +10,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from connections import crypto
+from connections.dynamics import schemes
 
 
 class CrmVersion(models.TextChoices):
-    CRM_ONLINE = "CRMOnline", "CRMOnline"
-    CRM_2011 = "CRM2011+", "CRM2011+"
+    CRM_ONLINE = schemes.CRM_ONLINE, "CRMOnline"
+    CRM_2011 = schemes.CRM_2011, "CRM2011+"
 
 
 class AzureEnvironment(models.TextChoices):
@@ -30,15 +31,15 @@ class CredentialType(models.TextChoices):
 
 
 class AuthScheme(models.TextChoices):
-    SERVICE_PRINCIPAL = "AzureServicePrincipal", "AzureServicePrincipal (application permissions)"
-    AZURE_AD = "AzureAD", "AzureAD (delegated: sign in with Microsoft)"
+    SERVICE_PRINCIPAL = schemes.SERVICE_PRINCIPAL, "AzureServicePrincipal (application permissions)"
+    AZURE_AD = schemes.AZURE_AD, "AzureAD (delegated: sign in with Microsoft)"
     # CRM2011+ (on-premises) only.
-    NTLM = "NTLM", "NTLM (Windows integrated authentication with a domain account)"
-    ADFS = "ADFS", "ADFS (OAuth with your organization's AD FS 2016 or newer)"
+    NTLM = schemes.NTLM, "NTLM (Windows integrated authentication with a domain account)"
+    ADFS = schemes.ADFS, "ADFS (OAuth with your organization's AD FS 2016 or newer)"
 
 
-ONLINE_SCHEMES = (AuthScheme.SERVICE_PRINCIPAL, AuthScheme.AZURE_AD)
-ON_PREMISES_SCHEMES = (AuthScheme.NTLM, AuthScheme.ADFS)
+ONLINE_SCHEMES = schemes.ONLINE_SCHEMES
+ON_PREMISES_SCHEMES = schemes.ON_PREMISES_SCHEMES
 
 
 class Scope(models.TextChoices):
@@ -183,9 +184,6 @@ class Connection(models.Model):
         """Blank what the CRM Version and Auth Scheme do not use, secrets included: keep nothing that nothing needs."""
         if self.is_on_premises:
             self.azure_tenant = ""
-            self.certificate_encrypted = ""
-            self.certificate_subject = self.certificate_sha1 = self.certificate_sha256 = ""
-            self.certificate_not_after = None
         if self.uses_ntlm:
             self.client_id = ""
             self.client_secret_encrypted = ""
@@ -194,6 +192,24 @@ class Connection(models.Model):
             self.windows_password_encrypted = ""
         if not self.uses_adfs:
             self.adfs_url = self.adfs_resource = ""
+        if not self.is_delegated:
+            self.token_cache_encrypted = ""
+            self.signed_in_name = self.signed_in_username = self.signed_in_tenant = ""
+            self.signed_in_at = None
+        if self.uses_certificate:
+            self.client_secret_encrypted = ""
+        else:
+            self._drop_certificate()
+
+    def _drop_certificate(self) -> None:
+        self.certificate_encrypted = ""
+        self.certificate_subject = self.certificate_sha1 = self.certificate_sha256 = ""
+        self.certificate_not_after = None
+
+    @property
+    def uses_certificate(self) -> bool:
+        """OAuthJWTCert: CRMOnline's AzureServicePrincipal or AzureAD app with a certificate (never on-premises)."""
+        return self.credential_type == CredentialType.CERTIFICATE and not self.is_on_premises
 
     @property
     def is_delegated(self) -> bool:

@@ -7,7 +7,6 @@ its state and bound to one connection; the callback accepts each state once, wit
 import json
 import time
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.views import redirect_to_login
@@ -19,9 +18,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from audit import trail
 from audit.models import Action
-from connections import access, crypto, services
+from connections import access, azure_ad, crypto
+from connections.callback_url import default_callback_url
 from connections.dynamics.errors import CheckError
-from connections.models import Connection
+from connections.models import AuthScheme, Connection
 
 SESSION_KEY = "microsoft_sign_in_flows"
 FLOW_LIFETIME = 600  # seconds
@@ -29,20 +29,12 @@ MAX_PENDING_FLOWS = 5
 ANSWER_FIELDS = ("code", "state", "session_state", "error", "error_description", "error_subcode", "error_uri")
 
 
-def default_callback_url(request: HttpRequest) -> str:
-    """This site's own callback address: SITE_URL behind a proxy, else the address the browser used."""
-    path = reverse("connections:oauth_callback")
-    if settings.SITE_URL:
-        return settings.SITE_URL.rstrip("/") + path
-    return request.build_absolute_uri(path)
-
-
 @require_POST
 def sign_in(request: HttpRequest, pk: int) -> HttpResponse:
-    connection = access.manageable_or_403(request.user, pk, Connection.objects.filter(auth_scheme="AzureAD"))
+    connection = access.manageable_or_403(request.user, pk, Connection.objects.filter(auth_scheme=AuthScheme.AZURE_AD))
     redirect_uri = connection.callback_url or default_callback_url(request)
     try:
-        flow = services.start_sign_in(connection, redirect_uri)
+        flow = azure_ad.start_sign_in(connection, redirect_uri)
     except CheckError as error:
         messages.error(request, f"Sign in with Microsoft could not start: {error.message} {error.hint}")
         return redirect(connection)
@@ -67,7 +59,7 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
         return render(request, "connections/sign_in_failed.html", status=400)
     connection = access.manageable_or_403(request.user, pending["connection"])
     try:
-        signed_in = services.finish_sign_in(connection, pending["flow"], response)
+        signed_in = azure_ad.finish_sign_in(connection, pending["flow"], response)
     except CheckError as error:
         messages.error(request, f"Sign in with Microsoft failed: {error.message} {error.hint}")
         return redirect(connection)
@@ -80,7 +72,7 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
 @require_POST
 def sign_out(request: HttpRequest, pk: int) -> HttpResponse:
     connection = access.manageable_or_403(request.user, pk)
-    services.sign_out(connection)
+    azure_ad.sign_out(connection)
     trail.record(request.user, Action.MICROSOFT_SIGNED_OUT, connection)
     messages.success(request, "Signed out: the stored Microsoft tokens of this connection were deleted.")
     return redirect(connection)

@@ -15,13 +15,13 @@ WINDOW = 60  # seconds
 
 
 @dataclass(frozen=True)
-class Refusal:
+class ThrottleRefusal:
     message: str
     retry_after: int
 
 
 class TestRefusedError(Exception):
-    def __init__(self, refusal: Refusal):
+    def __init__(self, refusal: ThrottleRefusal):
         super().__init__(refusal.message)
         self.refusal = refusal
 
@@ -46,7 +46,7 @@ def check_rate(user_id: int, url: str) -> None:
     host = (urlsplit(url).hostname or "").lower()
     if _count(f"user:{user_id}") > settings.TEST_RATE_PER_USER:
         raise TestRefusedError(
-            Refusal(
+            ThrottleRefusal(
                 f"Connection unavailable: TEST not run. You started more than {settings.TEST_RATE_PER_USER} "
                 f"TESTs in the last minute; wait {_retry_after()} s and try again.",
                 _retry_after(),
@@ -54,7 +54,7 @@ def check_rate(user_id: int, url: str) -> None:
         )
     if host and _count(f"host:{host}") > settings.TEST_RATE_PER_HOST:
         raise TestRefusedError(
-            Refusal(
+            ThrottleRefusal(
                 f"Connection unavailable: TEST not run. {host} was tested more than "
                 f"{settings.TEST_RATE_PER_HOST} times in the last minute; wait {_retry_after()} s and try again.",
                 _retry_after(),
@@ -67,7 +67,7 @@ def one_at_a_time(user_id: int, target: str):
     """Refuse a second TEST of the same target by the same user while the first is running."""
     key = f"test-running:{user_id}:{target}"
     if not cache.add(key, 1, timeout=int(settings.TEST_TOTAL_TIMEOUT) + 5):
-        raise TestRefusedError(Refusal("A TEST of this connection is already running: wait for its result.", 5))
+        raise TestRefusedError(ThrottleRefusal("A TEST of this connection is already running: wait for its result.", 5))
     try:
         yield
     finally:

@@ -15,14 +15,14 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from audit import trail
 from audit.models import Action
-from connections import access, services, throttle
-from connections.forms import ConnectionForm
+from connections import access, testing, throttle
+from connections.callback_url import default_callback_url
+from connections.forms import SENSITIVE_FIELDS, ConnectionForm
 from connections.models import Connection
-from connections.sign_in import default_callback_url
+from gathr_connector.negotiation import wants_json
 from gathr_connector.redirects import back_to_next
+from marketplace import gate
 
-# windows_password: CRM2011+ with NTLM (on-premises).
-SENSITIVE_FIELDS = ("client_secret", "certificate_password", "certificate", "windows_password")
 # Each column sorts by what the user reads in it: names in any case, the URL's host without its scheme.
 SORTS = {
     "name": Lower("name"),
@@ -143,13 +143,12 @@ def connection_delete(request: HttpRequest, pk: int) -> HttpResponse:
 def connection_test(request: HttpRequest, pk: int) -> HttpResponse:
     connection = access.usable_or_404(request.user, pk)
     try:
-        with throttle.one_at_a_time(request.user.pk, f"connection:{pk}"):
-            throttle.check_rate(request.user.pk, connection.url)
-            result = services.test_saved(connection)
+        result = testing.test_saved(connection, request.user)
+    except gate.ConnectorUnavailableError as unavailable:
+        return gate.refuse(request, unavailable.refusal)
     except throttle.TestRefusedError as refused:
         return _refused(request, refused.refusal, connection)
-    trail.record(request.user, Action.CONNECTION_TESTED, connection, outcome=result.code or "available")
-    if _wants_json(request):
+    if wants_json(request):
         return _result_json(request, result, connection, recorded=True)
     (messages.success if result.ok else messages.error)(request, result.summary)
     return back_to_next(request, fallback=connection)
@@ -173,7 +172,7 @@ def _save_new(request: HttpRequest, form: ConnectionForm) -> Connection | None:
 
 def _refused(request: HttpRequest, refusal, connection: Connection, form=None) -> HttpResponse:
     """A TEST refused by the rate limits or because one is running: 429, said plainly."""
-    if _wants_json(request):
+    if wants_json(request):
         response = JsonResponse(
             {"ok": False, "message": refusal.message, "hint": "", "html": _alert(refusal.message)}, status=429
         )
@@ -205,29 +204,23 @@ def _created_by_token(request: HttpRequest) -> Connection | None:
 def _test_form(request: HttpRequest, form: ConnectionForm) -> HttpResponse:
     """TEST the unsaved form data; for edit, a blank secret uses the stored one."""
     if not form.is_valid():
-        if _wants_json(request):
+        if wants_json(request):
             return JsonResponse({"ok": False, "errors": form.errors.get_json_data()}, status=400)
         return _render_form(request, form, status=400)
     typed_password = form.cleaned_data.get("windows_password", "")  # CRM2011+ with NTLM (on-premises)
     try:
-        with throttle.one_at_a_time(request.user.pk, f"form:{form.instance.pk or 'new'}"):
-            throttle.check_rate(request.user.pk, form.instance.url)
-            result = services.run_check(
-                form.instance,
-                secret=form.cleaned_data.get("client_secret", ""),
-                certificate=form.certificate_credential,
-                password=typed_password,
-            )
+        result = testing.test_unsaved(
+            form.instance,
+            request.user,
+            secret=form.cleaned_data.get("client_secret", ""),
+            certificate=form.certificate_credential,
+            password=typed_password,
+        )
+    except gate.ConnectorUnavailableError as unavailable:
+        return gate.refuse(request, unavailable.refusal)
     except throttle.TestRefusedError as refused:
         return _refused(request, refused.refusal, form.instance, form=form)
-    trail.record(
-        request.user,
-        Action.CONNECTION_TESTED,
-        form.instance if form.instance.pk else None,
-        outcome=result.code or "available",
-        detail="unsaved form" + (f" for {form.instance.name}" if form.instance.name else ""),
-    )
-    if _wants_json(request):
+    if wants_json(request):
         return _result_json(request, result, form.instance)
     retype = bool(form.cleaned_data.get("client_secret") or form.certificate_credential or typed_password)
     return _render_form(request, form, result=result, retype_secret=retype)
@@ -244,10 +237,6 @@ def _render_form(request, form, *, status: int = 200, result=None, retype_secret
         "saved_name": saved_name,
     }
     return render(request, "connections/connection_form.html", context, status=status)
-
-
-def _wants_json(request: HttpRequest) -> bool:
-    return "application/json" in request.headers.get("Accept", "")
 
 
 def _result_json(request: HttpRequest, result, connection: Connection | None = None, recorded=False) -> JsonResponse:

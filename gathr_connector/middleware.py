@@ -6,6 +6,8 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
+from gathr_connector.negotiation import wants_json
+
 logger = logging.getLogger(__name__)
 
 DATABASE_ERRORS = (OperationalError, InterfaceError)
@@ -47,7 +49,7 @@ def unavailable(request: HttpRequest, error: Exception) -> HttpResponse:
     # The driver's first line names the host and the failure, never a password (psycopg does not echo one).
     reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
     logger.error("Database unavailable during %s %s: %s", request.method, request.path, reason)
-    if "application/json" in request.headers.get("Accept", ""):
+    if wants_json(request):
         response = JsonResponse({"ok": False, "message": MESSAGE, "hint": ""}, status=503)
     else:
         response = HttpResponse(render_to_string("503.html", {"message": MESSAGE}), status=503)

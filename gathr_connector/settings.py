@@ -29,6 +29,18 @@ if PRODUCTION and DEBUG:
     raise ImproperlyConfigured("DEBUG must be off when APP_ENV=production.")
 
 
+def _number(name: str, default: float, *, low: float, high: float, cast=float, unit: str = "seconds"):
+    """A number from the environment; refused at start unless low < value <= high."""
+    text = env.str(name, default=str(default)).strip()
+    try:
+        value = cast(text)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number of {unit}, not {text!r}.") from None
+    if not low < value <= high:
+        raise ImproperlyConfigured(f"{name} must be more than {low:g} and at most {high:g} {unit}, not {text}.")
+    return value
+
+
 def _required_in_production(name: str, make) -> str:
     value = env.str(name, default="")
     if value:
@@ -105,8 +117,8 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
-AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
-AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_FAILURE_LIMIT = _number("AXES_FAILURE_LIMIT", 5, low=0, high=1000, cast=int, unit="wrong passwords")
+AXES_COOLOFF_TIME = timedelta(minutes=_number("AXES_COOLOFF_MINUTES", 15, low=0, high=10080, cast=int, unit="minutes"))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
@@ -134,7 +146,7 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
-DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+DATABASES["default"].setdefault("CONN_MAX_AGE", _number("CONN_MAX_AGE", 60, low=-1, high=86400, cast=int))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
@@ -183,9 +195,7 @@ WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=False)
 # server's mail transfer agent (production); e.g. smtp+tls://user:password@smtp.example.com:587.
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Gathr <gathr@localhost>")
 # A slow mail server must not hold a page for long: notifications are sent during the request.
-_email_timeout = env.float("EMAIL_TIMEOUT", default=10.0)
-if not 0 < _email_timeout <= 300:
-    raise ImproperlyConfigured("EMAIL_TIMEOUT must be between 0 and 300 seconds.")
+_email_timeout = _number("EMAIL_TIMEOUT", 10, low=0, high=300)
 
 
 def _mailer(config: dict) -> dict:
@@ -246,7 +256,7 @@ CSRF_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=PRODUCTION)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=PRODUCTION)
-SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if PRODUCTION else 0)
+SECURE_HSTS_SECONDS = _number("SECURE_HSTS_SECONDS", 31536000 if PRODUCTION else 0, low=-1, high=63072000, cast=int)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = PRODUCTION
 SECURE_HSTS_PRELOAD = False
 # Preloading is a deliberate, hard-to-undo choice per domain: `check --deploy` need not warn that it is off.
@@ -264,15 +274,20 @@ def _networks(value: list[str]) -> list:
 
 # Outbound requests to admin-typed URLs (TEST).
 OUTBOUND_ALLOWED_NETWORKS = _networks(env.list("OUTBOUND_ALLOWED_NETWORKS", default=[]))
-TEST_CONNECT_TIMEOUT = env.float("TEST_CONNECT_TIMEOUT", default=5.0)
-TEST_READ_TIMEOUT = env.float("TEST_READ_TIMEOUT", default=15.0)
-TEST_TOTAL_TIMEOUT = env.float("TEST_TOTAL_TIMEOUT", default=30.0)
+# The web worker's timeout (gunicorn's --timeout: `make run` passes the same variable). A TEST that runs in a
+# request must end before the worker is killed, or the admin gets no answer at all.
+WEB_TIMEOUT = _number("WEB_TIMEOUT", 60, low=0, high=3600)
+TEST_TOTAL_TIMEOUT = _number("TEST_TOTAL_TIMEOUT", 30, low=0, high=300)
+TEST_CONNECT_TIMEOUT = _number("TEST_CONNECT_TIMEOUT", 5, low=0, high=TEST_TOTAL_TIMEOUT)
+TEST_READ_TIMEOUT = _number("TEST_READ_TIMEOUT", 15, low=0, high=TEST_TOTAL_TIMEOUT)
+if TEST_TOTAL_TIMEOUT >= WEB_TIMEOUT:
+    raise ImproperlyConfigured(
+        f"TEST_TOTAL_TIMEOUT ({TEST_TOTAL_TIMEOUT:g} s) must be less than WEB_TIMEOUT ({WEB_TIMEOUT:g} s), "
+        "the web worker's timeout: a TEST would otherwise outlive the request that waits for it."
+    )
 # Abuse limits (per minute); the counters live in CACHE_URL's cache (Redis in production).
-TEST_RATE_PER_USER = env.int("TEST_RATE_PER_USER", default=20)
-TEST_RATE_PER_HOST = env.int("TEST_RATE_PER_HOST", default=30)
-for _name in ("TEST_CONNECT_TIMEOUT", "TEST_READ_TIMEOUT", "TEST_TOTAL_TIMEOUT"):
-    if not 0 < globals()[_name] <= 300:
-        raise ImproperlyConfigured(f"{_name} must be between 0 and 300 seconds.")
+TEST_RATE_PER_USER = _number("TEST_RATE_PER_USER", 20, low=0, high=100000, cast=int, unit="TESTs a minute")
+TEST_RATE_PER_HOST = _number("TEST_RATE_PER_HOST", 30, low=0, high=100000, cast=int, unit="TESTs a minute")
 
 LOGGING = {
     "version": 1,

@@ -11,16 +11,17 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import format_html
 
-from marketplace import access
+from gathr_connector.negotiation import wants_json
+from marketplace import access_requests
 from marketplace.entitlements import ConnectorStatus, State, status_for, when
+from marketplace.roles import MANAGE_CONNECTORS
 
-MANAGE_PERMISSION = "marketplace.manage_connectors"
 # What a refused POST was trying to do, by the connection form's "action" button (a saved TEST has none).
 REFUSED_ACTIONS = {"test": "TEST", "create": "CREATE", "save": "SAVE"}
 
 
 @dataclass(frozen=True)
-class Refusal:
+class GateRefusal:
     slug: str
     status: ConnectorStatus | None
 
@@ -61,10 +62,25 @@ class Refusal:
         )
 
 
-def check(slug: str) -> Refusal | None:
+class ConnectorUnavailableError(Exception):
+    """Connections of a Premium connector were used without an active trial or subscription."""
+
+    def __init__(self, refusal: GateRefusal):
+        super().__init__(refusal.reason)
+        self.refusal = refusal
+
+
+def check(slug: str) -> GateRefusal | None:
     """None when connections of `slug` may be used now, else why not."""
     status = status_for(slug)
-    return None if status and status.active else Refusal(slug, status)
+    return None if status and status.active else GateRefusal(slug, status)
+
+
+def require(slug: str) -> None:
+    """Raise ConnectorUnavailableError unless connections of `slug` may be used now."""
+    refusal = check(slug)
+    if refusal is not None:
+        raise ConnectorUnavailableError(refusal)
 
 
 def requires_connector(slug: str):
@@ -83,21 +99,21 @@ def requires_connector(slug: str):
     return decorator
 
 
-def notice_context(request: HttpRequest, refusal: Refusal) -> dict:
+def notice_context(request: HttpRequest, refusal: GateRefusal) -> dict:
     status = refusal.status
     return {
         "refusal": refusal,
         "status": status,
-        "can_manage": request.user.has_perm(MANAGE_PERMISSION),
-        "requested_today": bool(status) and status.connector.pk in access.requested_today(request.user),
+        "can_manage": request.user.has_perm(MANAGE_CONNECTORS),
+        "requested_today": bool(status) and status.connector.pk in access_requests.requested_today(request.user),
         # After "Request access" the user comes back here; a refused POST returns to the page it came from.
         "next": request.get_full_path() if request.method == "GET" else request.headers.get("Referer", ""),
     }
 
 
-def refuse(request: HttpRequest, refusal: Refusal) -> HttpResponse:
+def refuse(request: HttpRequest, refusal: GateRefusal) -> HttpResponse:
     context = notice_context(request, refusal)
-    if "application/json" in request.headers.get("Accept", ""):
+    if wants_json(request):
         html = render_to_string("marketplace/_gate_notice.html", context, request=request)
         return JsonResponse({"ok": False, "message": refusal.message, "html": html}, status=403)
     if request.method == "POST":

@@ -14,13 +14,13 @@ from django.template.loader import render_to_string
 from marketplace import entitlements
 from marketplace.entitlements import TRIAL_DAYS, ConnectorStatus, State
 from marketplace.models import Connector, Notification
+from marketplace.roles import CODENAME
 
 logger = logging.getLogger(__name__)
-PERMISSION = "manage_connectors"
 
 
 @dataclass(frozen=True)
-class Outcome:
+class Delivery:
     notified: int
     emailed: int
     email_failed: bool = False
@@ -33,8 +33,8 @@ def site_root(request: HttpRequest) -> str:
 
 def administrators():
     """Active users who may start trials and subscribe: superusers and holders of the permission."""
-    by_group = Q(groups__permissions__codename=PERMISSION, groups__permissions__content_type__app_label="marketplace")
-    by_user = Q(user_permissions__codename=PERMISSION, user_permissions__content_type__app_label="marketplace")
+    by_group = Q(groups__permissions__codename=CODENAME, groups__permissions__content_type__app_label="marketplace")
+    by_user = Q(user_permissions__codename=CODENAME, user_permissions__content_type__app_label="marketplace")
     users = get_user_model().objects.filter(is_active=True)
     return users.filter(Q(is_superuser=True) | by_group | by_user).distinct().order_by("pk")
 
@@ -44,7 +44,7 @@ def everyone_but(actor):
     return get_user_model().objects.filter(is_active=True).exclude(pk=actor.pk).order_by("pk")
 
 
-def send(recipients, *, text: str, link: str, subject: str, email_template: str, context: dict) -> Outcome:
+def send(recipients, *, text: str, link: str, subject: str, email_template: str, context: dict) -> Delivery:
     """Notify each recipient in the app, then email those with an address."""
     recipients = list(recipients)
     Notification.objects.bulk_create([Notification(recipient=user, text=text, link=link) for user in recipients])
@@ -57,11 +57,11 @@ def send(recipients, *, text: str, link: str, subject: str, email_template: str,
         sent = send_mass_mail(emails, fail_silently=False) if emails else 0
     except (smtplib.SMTPException, OSError):
         logger.exception("Could not send %d notification email(s): %s", len(emails), subject)
-        return Outcome(notified=len(recipients), emailed=0, email_failed=True)
-    return Outcome(notified=len(recipients), emailed=sent)
+        return Delivery(notified=len(recipients), emailed=0, email_failed=True)
+    return Delivery(notified=len(recipients), emailed=sent)
 
 
-def announce(status: ConnectorStatus, actor, root: str) -> Outcome | None:
+def announce(status: ConnectorStatus, actor, root: str) -> Delivery | None:
     """Tell the users that the connector's new trial or subscription lets them use it; None if told already."""
     entitlement = entitlements.unannounced(status)
     if entitlement is None or not entitlements.claim_announcement(entitlement):
@@ -73,7 +73,7 @@ def announce(status: ConnectorStatus, actor, root: str) -> Outcome | None:
     return connector_available(status.connector, actor, how, root)
 
 
-def connector_available(connector: Connector, actor, how: str, root: str) -> Outcome:
+def connector_available(connector: Connector, actor, how: str, root: str) -> Delivery:
     """Tell every other active user that `connector` can be used now; `how` says what the admin did."""
     link = connector.connection_form_url or connector.get_absolute_url()
     return send(
@@ -86,7 +86,7 @@ def connector_available(connector: Connector, actor, how: str, root: str) -> Out
     )
 
 
-def access_requested(connector: Connector, requester, root: str) -> Outcome:
+def access_requested(connector: Connector, requester, root: str) -> Delivery:
     """Ask the administrators to start a trial of, or subscribe to, `connector` for `requester`."""
     link = connector.get_absolute_url()
     who = requester.get_username()

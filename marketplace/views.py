@@ -12,19 +12,19 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from audit import trail
 from audit.models import Action
 from gathr_connector.redirects import back_to_next
-from marketplace import access, catalogue, entitlements, notify
+from marketplace import access_requests, catalogue, entitlements, notify
 from marketplace.entitlements import TRIAL_DAYS, EntitlementError, State, when
-from marketplace.gate import MANAGE_PERMISSION
 from marketplace.models import Connector, Notification
+from marketplace.roles import MANAGE_CONNECTORS
 
-manager_only = permission_required(MANAGE_PERMISSION, raise_exception=True)
+manager_only = permission_required(MANAGE_CONNECTORS, raise_exception=True)
 ACCESS_MESSAGES = {
-    access.Outcome.SENT: (messages.SUCCESS, "Your request was sent to your administrators."),
-    access.Outcome.ALREADY_SENT_TODAY: (
+    access_requests.RequestOutcome.SENT: (messages.SUCCESS, "Your request was sent to your administrators."),
+    access_requests.RequestOutcome.ALREADY_SENT_TODAY: (
         messages.INFO,
         "Your request was already sent to your administrators today: they have it.",
     ),
-    access.Outcome.ALREADY_AVAILABLE: (messages.INFO, "{name} is available already: you can use it."),
+    access_requests.RequestOutcome.ALREADY_AVAILABLE: (messages.INFO, "{name} is available already: you can use it."),
 }
 
 
@@ -38,8 +38,8 @@ def index(request: HttpRequest) -> HttpResponse:
         "chosen": chosen,
         "trials": catalogue.in_state(statuses, State.TRIAL),
         "subscriptions": catalogue.in_state(statuses, State.SUBSCRIBED),
-        "can_manage": request.user.has_perm(MANAGE_PERMISSION),
-        "requested_today": access.requested_today(request.user),
+        "can_manage": request.user.has_perm(MANAGE_CONNECTORS),
+        "requested_today": access_requests.requested_today(request.user),
         "trial_days": TRIAL_DAYS,
     }
     return render(request, "marketplace/index.html", context)
@@ -150,10 +150,10 @@ def notify_users(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 def request_access(request: HttpRequest, slug: str) -> HttpResponse:
     connector = get_object_or_404(Connector, slug=slug)
-    if request.user.has_perm(MANAGE_PERMISSION):
+    if request.user.has_perm(MANAGE_CONNECTORS):
         messages.info(request, "As an organization administrator you can start the trial or subscribe yourself.")
         return redirect(connector)
-    outcome = access.request_access(connector, request.user, notify.site_root(request))
+    outcome = access_requests.request_access(connector, request.user, notify.site_root(request))
     level, text = ACCESS_MESSAGES[outcome]
     messages.add_message(request, level, text.format(name=connector.name))
     return back_to_next(request, fallback=connector.get_absolute_url())

@@ -55,12 +55,12 @@ def test_the_admin_refuses_a_scheme_of_the_other_crm_version(admin_client, make_
     url = reverse("admin:connections_connection_change", args=[online.pk])
     response = admin_client.post(url, admin_post(online, auth_scheme="NTLM"))
     assert response.status_code == 200
-    assert "does not apply to CRM Version CRMOnline" in response.content.decode()
+    assert "NTLM is for CRM2011+ (on-premises) servers: for CRMOnline choose" in response.content.decode()
 
 
 def test_the_admin_requires_the_tenant_for_crmonline(admin_client, make_connection):
     online = make_connection(name="Online")
     url = reverse("admin:connections_connection_change", args=[online.pk])
     response = admin_client.post(url, admin_post(online, azure_tenant=""))
-    assert "Enter the AzureTenant: CRMOnline connections need it." in response.content.decode()
+    assert "Enter the AzureTenant (the Directory (tenant) ID)." in response.content.decode()
     assert Connection.objects.get(pk=online.pk).azure_tenant == online.azure_tenant

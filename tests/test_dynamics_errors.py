@@ -2,7 +2,8 @@
 
 import pytest
 
-from connections.dynamics.errors import DataverseAnswer, aadsts_code, dataverse_error, entra_error
+from connections.dynamics.answers import DataverseAnswer, dataverse_error
+from connections.dynamics.errors import aadsts_code, entra_error
 
 TAIL = (
     " Trace ID: 0b7a8a1e-2c4d-4f3e-9a1b-7c6d5e4f3a2b Correlation ID: 5f4e3d2c-1b0a-4998-8776-655443322110"

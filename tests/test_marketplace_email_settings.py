@@ -52,7 +52,7 @@ def test_it_reads_an_smtp_url_with_tls_credentials_and_timeout():
     ("overrides", "message"),
     [
         ({"EMAIL_URL": "pigeon://coop"}, "Invalid email schema pigeon"),
-        ({"EMAIL_TIMEOUT": "0"}, "EMAIL_TIMEOUT must be between 0 and 300 seconds."),
+        ({"EMAIL_TIMEOUT": "0"}, "EMAIL_TIMEOUT must be more than 0 and at most 300 seconds"),
     ],
 )
 def test_a_bad_email_setting_fails_at_start(overrides, message):

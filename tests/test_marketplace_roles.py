@@ -8,9 +8,9 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 
 from marketplace import entitlements
-from marketplace.gate import MANAGE_PERMISSION
 from marketplace.models import AccessRequest, Connector, Notification, Subscription, Trial
 from marketplace.notify import administrators
+from marketplace.roles import MANAGE_CONNECTORS
 from tests.marketplace_helpers import T0, given, signed_in_at
 
 pytestmark = [
@@ -95,8 +95,8 @@ def test_administrators_are_superusers_and_holders_of_the_permission(admin_user,
     direct.user_permissions.add(Permission.objects.get(codename="manage_connectors"))
     get_user_model().objects.create_superuser("retired", is_active=False)
     assert [person.username for person in administrators()] == ["admin", "olga", "direct"]
-    assert admin_user.has_perm(MANAGE_PERMISSION) and org_admin.has_perm(MANAGE_PERMISSION)
-    assert not user.has_perm(MANAGE_PERMISSION)
+    assert admin_user.has_perm(MANAGE_CONNECTORS) and org_admin.has_perm(MANAGE_CONNECTORS)
+    assert not user.has_perm(MANAGE_CONNECTORS)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -52,11 +52,13 @@ def test_it_lets_public_addresses_through(address, settings):
     assert guard.resolve(address, 443)[0].ip == ipaddress.ip_address(address)
 
 
-def test_an_operator_can_allow_a_private_network(settings):
-    settings.OUTBOUND_ALLOWED_NETWORKS = [ipaddress.ip_network("10.20.0.0/16")]
-    assert guard.resolve("10.20.3.4", 443)
-    with pytest.raises(OutboundBlockedError):
-        guard.resolve("10.21.3.4", 443)
+def test_an_operator_can_allow_a_private_network():
+    with guard.allowing((ipaddress.ip_network("10.20.0.0/16"),)):
+        assert guard.resolve("10.20.3.4", 443)
+        with pytest.raises(OutboundBlockedError):
+            guard.resolve("10.21.3.4", 443)
+    with pytest.raises(OutboundBlockedError):  # outside the block, no private network is allowed
+        guard.resolve("10.20.3.4", 443)
 
 
 def test_a_name_with_one_private_answer_among_public_ones_is_refused(resolver, settings):

@@ -16,7 +16,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import HttpResponse
 from django.test import Client
 
-from connections import certificates, services
+from connections import azure_ad as azure_ad_sign_in
+from connections import certificates
 from connections.admin import ConnectionAdmin
 from connections.dynamics import check, inputs
 from connections.models import Connection
@@ -267,7 +268,7 @@ def forced_crashes(browser: Browser, world, pks: dict[str, int], monkeypatch) ->
         "500: form validation": ((inputs, "normalize_url"), new, typed(world, name="Crash"), {}),
         "500: certificate parsing": ((certificates, "from_key_and_chain"), new, with_pfx(world, action="test"), {}),
         "500: admin save": ((ConnectionAdmin, "save_model"), admin_change, admin_values(world, NEW_SECRET), {}),
-        "500: sign-out": ((services, "sign_out"), sign_out, {}, {}),
+        "500: sign-out": ((azure_ad_sign_in, "sign_out"), sign_out, {}, {}),
     }
     for label, ((owner, name), url, data, headers) in crashes.items():
         with monkeypatch.context() as patch:

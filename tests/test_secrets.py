@@ -14,7 +14,7 @@ from django.test import Client
 from django.urls import reverse
 from django.views.decorators.debug import sensitive_variables
 
-from connections import crypto, services
+from connections import crypto, testing
 from connections.admin import ConnectionAdmin
 from connections.models import Connection
 from tests.conftest import form_data
@@ -268,7 +268,7 @@ def assert_debug_page_hides_secrets(response, settings) -> None:
 
 
 def test_the_debug_error_page_hides_the_secret_typed_into_the_form(debug_browser, settings, monkeypatch, all_logs):
-    monkeypatch.setattr(services, "run_check", explode)
+    monkeypatch.setattr(testing, "run_check", explode)
     data = form_data(name=f"Crash {uuid.uuid4().hex[:6]}", client_secret=SECRET, action="test")
     response = debug_browser.post(reverse("connections:create"), data)
     assert_debug_page_hides_secrets(response, settings)

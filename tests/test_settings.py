@@ -6,6 +6,7 @@ shell nor a local .env file (read with overwrite=False: an explicit value always
 
 import logging
 import os
+import re
 import secrets
 import stat
 import subprocess
@@ -105,7 +106,17 @@ def test_it_reads_several_encryption_keys_newest_first():
         ({"OUTBOUND_ALLOWED_NETWORKS": "10.20.0.0/16,intranet"}, "OUTBOUND_ALLOWED_NETWORKS"),
         ({"APP_ENV": "staging"}, "APP_ENV must be 'development' or 'production'."),
         ({"DEBUG": "true"}, "DEBUG must be off when APP_ENV=production."),
-        ({"TEST_TOTAL_TIMEOUT": "0"}, "TEST_TOTAL_TIMEOUT must be between 0 and 300 seconds."),
+        ({"TEST_TOTAL_TIMEOUT": "0"}, "TEST_TOTAL_TIMEOUT must be more than 0 and at most 300 seconds, not 0."),
+        ({"TEST_CONNECT_TIMEOUT": "-1"}, "TEST_CONNECT_TIMEOUT must be more than 0 and at most 30 seconds"),
+        ({"TEST_READ_TIMEOUT": "45"}, "TEST_READ_TIMEOUT must be more than 0 and at most 30 seconds, not 45."),
+        ({"TEST_READ_TIMEOUT": "soon"}, "TEST_READ_TIMEOUT must be a number of seconds, not 'soon'."),
+        ({"TEST_TOTAL_TIMEOUT": "60", "WEB_TIMEOUT": "60"}, "must be less than WEB_TIMEOUT (60 s)"),
+        ({"WEB_TIMEOUT": "20"}, "TEST_TOTAL_TIMEOUT (30 s) must be less than WEB_TIMEOUT (20 s)"),
+        ({"TEST_RATE_PER_USER": "0"}, "TEST_RATE_PER_USER must be more than 0"),
+        ({"TEST_RATE_PER_HOST": "-5"}, "TEST_RATE_PER_HOST must be more than 0"),
+        ({"AXES_FAILURE_LIMIT": "0"}, "AXES_FAILURE_LIMIT must be more than 0"),
+        ({"EMAIL_TIMEOUT": "0"}, "EMAIL_TIMEOUT must be more than 0"),
+        ({"CONN_MAX_AGE": "-1"}, "CONN_MAX_AGE must be more than -1"),
     ],
 )
 def test_a_bad_value_fails_at_start(overrides, message):
@@ -143,3 +154,42 @@ def test_the_generated_local_keys_are_ignored_by_git():
     ignored = (BASE_DIR / ".gitignore").read_text().split()
     assert ".local/" in ignored
     assert ".env" in ignored
+
+
+DOCUMENTED_DEFAULTS = {
+    "TEST_CONNECT_TIMEOUT": 5.0,
+    "TEST_READ_TIMEOUT": 15.0,
+    "TEST_TOTAL_TIMEOUT": 30.0,
+    "WEB_TIMEOUT": 60.0,
+    "TEST_RATE_PER_USER": 20,
+    "TEST_RATE_PER_HOST": 30,
+    "AXES_FAILURE_LIMIT": 5,
+}
+
+
+def test_it_uses_the_documented_defaults_when_nothing_is_set():
+    code = (
+        "import django; django.setup(); from django.conf import settings; "
+        f"print(repr({{name: getattr(settings, name) for name in {list(DOCUMENTED_DEFAULTS)!r}}})); "
+        "print(settings.AXES_COOLOFF_TIME.total_seconds(), settings.DATABASES['default']['CONN_MAX_AGE'])"
+    )
+    environment = {key: value for key, value in PRODUCTION.items() if key not in {*DOCUMENTED_DEFAULTS, "CONN_MAX_AGE"}}
+    inherited = {key: value for key, value in os.environ.items() if key in ("PATH", "HOME", "LANG")}
+    started = subprocess.run(
+        [sys.executable, "-c", code], cwd=BASE_DIR, env={**inherited, **environment}, capture_output=True, text=True
+    )
+    assert started.returncode == 0, started.stderr
+    values, other = started.stdout.strip().splitlines()
+    assert eval(values) == DOCUMENTED_DEFAULTS  # noqa: S307 - our own repr of numbers
+    assert other == "900.0 60"
+
+
+def test_every_variable_the_settings_read_is_in_env_example_and_the_readme():
+    source = (BASE_DIR / "gathr_connector" / "settings.py").read_text()
+    names = set(re.findall(r'(?:env\.\w+|_number|_required_in_production)\(\s*"([A-Z][A-Z0-9_]+)"', source))
+    assert len(names) >= 25, names
+    example = (BASE_DIR / ".env.example").read_text()
+    readme = (BASE_DIR / "README.md").read_text()
+    missing_example = sorted(name for name in names if not re.search(rf"^#? ?{name}=", example, re.MULTILINE))
+    missing_readme = sorted(name for name in names if f"`{name}`" not in readme)
+    assert missing_example == [] and missing_readme == []

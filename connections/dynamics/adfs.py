@@ -9,7 +9,6 @@ import re
 
 import msal
 import requests
-from django.views.decorators.debug import sensitive_variables
 
 from connections.dynamics import entra, http
 from connections.dynamics.errors import Advice, CheckError
@@ -74,16 +73,15 @@ def adfs_error(body: dict, resource: str, status: int | None = None) -> CheckErr
     )
 
 
-@sensitive_variables("secret")
 def acquire_token(adfs_url: str, client_id: str, secret: str, resource: str) -> entra.Token:
     """A token for `resource` from the AD FS at `adfs_url` (https://host/adfs); CheckError when refused."""
     key = ("adfs", adfs_url, client_id, entra.credential_fingerprint(secret), resource)
     app = entra.apps.get(key) or _build_app(adfs_url, client_id, secret)
     try:
         result = app.acquire_token_for_client(scopes=[], data={"resource": resource})
-    except (msal.exceptions.MsalError, requests.HTTPError, ValueError):
+    except (msal.exceptions.MsalError, requests.HTTPError, ValueError) as error:
         entra.apps.discard(key)
-        raise _unexpected_answer(adfs_url, resource) from None
+        raise _unexpected_answer(adfs_url, resource) from error
     if "access_token" in result:
         entra.apps.put(key, app)
         return entra.Token(result["access_token"], from_cache=result.get("token_source") == "cache")
@@ -92,7 +90,6 @@ def acquire_token(adfs_url: str, client_id: str, secret: str, resource: str) -> 
     raise adfs_error(result, resource, failed.status if failed else None)
 
 
-@sensitive_variables("secret")
 def _build_app(adfs_url: str, client_id: str, secret: str) -> msal.ConfidentialClientApplication:
     try:
         return msal.ConfidentialClientApplication(
@@ -103,7 +100,7 @@ def _build_app(adfs_url: str, client_id: str, secret: str) -> msal.ConfidentialC
             http_client=http.client,
             token_cache=msal.TokenCache(),
         )
-    except ValueError:  # msal's answer to a discovery document it could not read
+    except ValueError as error:  # msal's answer to a discovery document it could not read
         failed = entra.last_failed_exchange()
         status = f" (HTTP {failed.status})" if failed else ""
         raise CheckError(
@@ -111,7 +108,7 @@ def _build_app(adfs_url: str, client_id: str, secret: str) -> msal.ConfidentialC
             f"No AD FS answered at {adfs_url}/.well-known/openid-configuration{status}.",
             "Check the AD FS Server: the federation service's address, like https://adfs.contoso.com/adfs "
             "(AD FS 2016 or newer, with OpenID Connect discovery).",
-        ) from None
+        ) from error
 
 
 def _unexpected_answer(adfs_url: str, resource: str) -> CheckError:

@@ -1,67 +1,27 @@
-"""The TEST of a Dynamics CRM connection: outbound check, token from Entra ID, Dataverse WhoAmI, version.
-CRM2011+ (on-premises) connections take the same four steps with NTLM or AD FS (see `onprem`).
+"""The TEST of a Dynamics CRM connection: one orchestrator, one flow per CRM Version.
 
-`run()` never raises for a failed TEST: it returns a CheckResult whose steps show where it stopped.
-Usable from a view, the admin, a management command or a scheduler.
+`run()` picks the flow (`online` for CRMOnline, `onprem` for CRM2011+), runs its steps on a `StepRunner`
+under the operator's `Limits`, and never raises for a failed TEST: it returns a CheckResult whose steps show
+where it stopped. Usable from a view, the admin, a management command or a worker.
 """
 
+import logging
 import time
+import traceback
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
+from typing import Protocol
 
-from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.views.decorators.debug import sensitive_variables
+from connections.dynamics import guard, http, online, onprem
+from connections.dynamics.errors import CheckError
+from connections.dynamics.runner import Available, CheckParams, StepResult, StepRunner
+from connections.dynamics.schemes import CRM_2011, CRM_ONLINE
 
-from connections.certificates import CertificateCredential
-from connections.dynamics import dataverse, delegated, entra, guard, http, network, onprem
-from connections.dynamics.clouds import CLOUDS
-from connections.dynamics.errors import CheckError, OutboundBlockedError
-from connections.dynamics.inputs import (
-    CRM_ONLINE,
-    check_online_host,
-    normalize_guid,
-    normalize_tenant,
-    normalize_url,
-)
-
-SERVICE_PRINCIPAL = "AzureServicePrincipal"
-AZURE_AD = "AzureAD"
+__all__ = ["AVAILABLE", "UNAVAILABLE", "CheckParams", "CheckResult", "StepResult", "StepRunner", "run", "not_run"]
 AVAILABLE = "Connection available"
 UNAVAILABLE = "Connection unavailable"
-STEPS = (
-    ("outbound", "Outbound check"),
-    ("token", "Token from Entra ID"),
-    ("whoami", "Dataverse WhoAmI"),
-    ("version", "Dataverse version"),
-)
-
-
-@dataclass(frozen=True)
-class CheckParams:
-    url: str
-    crm_version: str
-    azure_tenant: str
-    client_id: str
-    azure_environment: str
-    # The Auth Scheme's secret: the Entra client secret or certificate, the AD FS client secret, or (NTLM)
-    # the Windows password.
-    credential: str | CertificateCredential = field(repr=False)
-    auth_scheme: str = SERVICE_PRINCIPAL
-    token_cache: str = field(default="", repr=False)  # AzureAD: msal's serialized cache
-    windows_user: str = ""  # NTLM: DOMAIN\name or name@domain
-    adfs_url: str = ""  # ADFS: https://adfs.contoso.com/adfs
-    adfs_resource: str = ""  # ADFS: the relying party; empty means the server's root URL
-
-
-@dataclass
-class StepResult:
-    key: str
-    label: str
-    status: str = "skipped"  # ok, failed, warning, skipped
-    elapsed: float = 0.0
-    detail: str = ""
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -91,73 +51,44 @@ class CheckResult:
         return [vars(step).copy() for step in self.steps]
 
 
-def new_deadline() -> http.Deadline:
-    """The time budget of one TEST (or one sign-in step), from settings."""
-    return http.Deadline(settings.TEST_TOTAL_TIMEOUT, settings.TEST_CONNECT_TIMEOUT, settings.TEST_READ_TIMEOUT)
+class Flow(Protocol):
+    """A CRM Version's TEST: its steps by Auth Scheme, and the check that runs them."""
+
+    def steps_for(self, auth_scheme: str) -> tuple[tuple[str, str], ...]: ...
+
+    def check(self, params: CheckParams, runner: StepRunner) -> Available: ...
+
+
+FLOWS: dict[str, Flow] = {CRM_ONLINE: online, CRM_2011: onprem}
+
+
+def flow_for(crm_version: str) -> Flow:
+    return FLOWS.get(crm_version, online)
 
 
 def steps_for(crm_version: str = CRM_ONLINE, auth_scheme: str = "") -> tuple[tuple[str, str], ...]:
     """The steps of a TEST: CRMOnline's, or the on-premises ones of NTLM or ADFS."""
-    if crm_version == CRM_ONLINE:
-        return STEPS
-    return onprem.STEPS.get(auth_scheme, onprem.STEPS[onprem.NTLM])
+    return flow_for(crm_version).steps_for(auth_scheme)
 
 
-class _Run:
-    """The state of one TEST: its steps, deadline and timing."""
-
-    def __init__(self, steps=STEPS):
-        self.steps = [StepResult(key, label) for key, label in steps]
-        self.updated_token_cache: str | None = None
-        self.deadline = new_deadline()
-
-    def step(self, key: str) -> StepResult:
-        return next(step for step in self.steps if step.key == key)
-
-    def do(self, key: str, url: str, action):
-        """Run one step, timing it; library exceptions become CheckErrors naming the step."""
-        step = self.step(key)
-        started = time.monotonic()
-        try:
-            value = action()
-        except CheckError as error:
-            step.status, step.detail = "failed", error.message
-            error.details.setdefault("step", step.label)
-            raise
-        except Exception as error:  # noqa: BLE001 - the edge of the client layer
-            checked = network.classify(error, url, self.deadline)
-            step.status, step.detail = "failed", checked.message
-            raise checked from None
-        finally:
-            step.elapsed = time.monotonic() - started
-        step.status = "ok"
-        return value
-
-
-@sensitive_variables("params")
-def run(params: CheckParams) -> CheckResult:
+def run(params: CheckParams, limits: http.Limits) -> CheckResult:
     """TEST a connection against Microsoft Entra ID and the Dataverse Web API, or an on-premises server."""
-    attempt = _Run(steps_for(params.crm_version, params.auth_scheme))
     started = time.monotonic()
-    with http.budget(attempt.deadline):
+    flow = flow_for(params.crm_version)
+    with http.budget(limits) as deadline:
+        runner = StepRunner(flow.steps_for(params.auth_scheme), deadline, on_premises=flow is onprem)
         try:
-            result = _check(params, attempt)
+            available = flow.check(params, runner)
+            result = CheckResult(ok=True, steps=runner.steps, message=f"{AVAILABLE}: {available.text}")
+            result.details = available.details
         except CheckError as error:
-            failed = next((s for s in attempt.steps if s.status == "failed"), attempt.steps[0])
-            failed.status = "failed"
-            result = CheckResult(
-                ok=False,
-                steps=attempt.steps,
-                step=failed.key,
-                code=error.code,
-                message=f"{UNAVAILABLE}: {failed.label} failed. {error.message}",
-                hint=error.hint,
-                details=error.details,
-            )
+            result = _failed(runner, error)
+        except Exception as error:  # noqa: BLE001 - the one edge where our own bugs are caught, logged and named
+            result = _failed(runner, _internal_error(error, params))
         finally:
             guard.clear_pins()
         result.requests_sent = len(http.exchanges())
-    result.updated_token_cache = attempt.updated_token_cache
+    result.updated_token_cache = runner.updated_token_cache
     result.elapsed = time.monotonic() - started
     result.finished_at = datetime.now(UTC)
     if result.ok:
@@ -165,75 +96,34 @@ def run(params: CheckParams) -> CheckResult:
     return result
 
 
-def _check(params: CheckParams, attempt: _Run) -> CheckResult:
-    if params.crm_version != CRM_ONLINE:
-        outcome = onprem.check(params, attempt)
-        return CheckResult(
-            ok=True, steps=attempt.steps, message=f"{AVAILABLE}: {outcome.text}", details=outcome.details
-        )
-    url, cloud = attempt.do("outbound", params.url, lambda: _outbound(params))
-    token = attempt.do("token", f"https://{cloud.authority_host}/", lambda: _token(params, cloud, url))
-    attempt.step("token").detail = "from msal's cache" if token.from_cache else "issued by Entra ID"
-    attempt.updated_token_cache = getattr(token, "token_cache", None)
-    who = attempt.do("whoami", url, lambda: dataverse.who_am_i(url, token.access_token))
-    attempt.step("whoami").detail = f"UserId {who.user_id}"
-    version = _version(attempt, url, token)
-    who_kind = "user" if params.auth_scheme == AZURE_AD else "application user"
-    details = {
-        "organization_id": who.organization_id,
-        "user_id": who.user_id,
-        "business_unit_id": who.business_unit_id,
-        "version": version or "unknown",
-    }
+def _failed(runner: StepRunner, error: CheckError) -> CheckResult:
+    failed = next((s for s in runner.steps if s.status == "failed"), runner.steps[0])
+    failed.status = "failed"
     return CheckResult(
-        ok=True,
-        steps=attempt.steps,
-        message=(
-            f"{AVAILABLE}: signed in to Dataverse as {who_kind} {who.user_id} "
-            f"in organization {who.organization_id}, version {version or 'unknown'}."
-        ),
-        details=details,
+        ok=False,
+        steps=runner.steps,
+        step=failed.key,
+        code=error.code,
+        message=f"{UNAVAILABLE}: {failed.label} failed. {error.message}",
+        hint=error.hint,
+        details=error.details,
     )
 
 
-def _token(params: CheckParams, cloud, url: str):
-    tenant = normalize_tenant(params.azure_tenant)
-    client_id = normalize_guid(params.client_id, field="Client ID")
-    if params.auth_scheme == AZURE_AD:
-        return delegated.acquire(cloud, tenant, client_id, params.credential, url, params.token_cache)
-    return entra.acquire_token(cloud, tenant, client_id, params.credential, url)
-
-
-def _version(attempt: _Run, url: str, token) -> str:
-    """RetrieveVersion; its failure does not undo a working WhoAmI, so it is a warning."""
-    try:
-        version = attempt.do("version", url, lambda: dataverse.retrieve_version(url, token.access_token))
-    except CheckError as error:
-        step = attempt.step("version")
-        step.status, step.detail = "warning", error.message
-        return ""
-    attempt.step("version").detail = version
-    return version
-
-
-def _outbound(params: CheckParams):
-    """Validate the inputs as the form does, then resolve and check the hosts this TEST will reach."""
-    try:
-        url = normalize_url(params.url, params.crm_version)
-        cloud = CLOUDS[params.azure_environment]
-        check_online_host(url, params.azure_environment)
-    except ValidationError as error:
-        raise CheckError("invalid_input", " ".join(error.messages), "Correct the URL and TEST again.") from None
-    except KeyError:
-        raise CheckError("invalid_input", "Choose an Azure Environment.", "") from None
-    for host in (urlsplit(url).hostname, cloud.authority_host):
-        try:
-            guard.preflight(host, 443)
-        except OutboundBlockedError as error:
-            raise network.blocked(error) from None
-        except OSError:
-            raise network.name_not_resolved(host) from None
-    return url, cloud
+def _internal_error(error: Exception, params: CheckParams) -> CheckError:
+    """Log a bug with its traceback (the connection's secrets scrubbed) under an id the admin can quote."""
+    incident = uuid.uuid4().hex[:12]
+    text = "".join(traceback.format_exception(error))
+    for secret in params.secrets():
+        text = text.replace(secret, "[secret]")
+    logger.error("Internal error %s during a TEST:\n%s", incident, text)
+    return CheckError(
+        "internal_error",
+        f"An internal error stopped the TEST (incident {incident}).",
+        "This is a fault in the connector, not in the connection's settings. Give the incident id to whoever runs "
+        "this app: it finds the log entry with the details.",
+        {"incident": incident},
+    )
 
 
 def not_run(code: str, message: str, hint: str, crm_version: str = CRM_ONLINE, auth_scheme: str = "") -> CheckResult:

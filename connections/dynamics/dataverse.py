@@ -2,10 +2,15 @@
 
 import json
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from connections.dynamics import http
-from connections.dynamics.errors import CheckError, DataverseAnswer, dataverse_error
+from connections.dynamics.answers import (
+    DATAVERSE_URL_HINT,
+    DataverseAnswer,
+    dataverse_error,
+    not_dataverse,
+    redirect_refused,
+)
 
 API_VERSION = "v9.2"
 MAX_BODY_BYTES = 1024 * 1024
@@ -27,15 +32,15 @@ def who_am_i(org_url: str, access_token: str) -> WhoAmI:
     body = _get(org_url, "WhoAmI", access_token, "WhoAmI")
     try:
         return WhoAmI(str(body["UserId"]), str(body["BusinessUnitId"]), str(body["OrganizationId"]))
-    except KeyError:
-        raise _not_dataverse("WhoAmI answered without UserId/OrganizationId.") from None
+    except KeyError as error:
+        raise not_dataverse("WhoAmI answered without UserId/OrganizationId.") from error
 
 
 def retrieve_version(org_url: str, access_token: str) -> str:
     body = _get(org_url, "RetrieveVersion()", access_token, "RetrieveVersion")
     version = body.get("Version")
     if not isinstance(version, str):
-        raise _not_dataverse("RetrieveVersion answered without a Version.")
+        raise not_dataverse("RetrieveVersion answered without a Version.")
     return version
 
 
@@ -46,15 +51,15 @@ def _get(org_url: str, function: str, access_token: str, action: str) -> dict:
     with response:
         raw = response.raw.read(MAX_BODY_BYTES + 1, decode_content=True)
     if 300 <= response.status_code < 400:
-        raise _redirect_refused(response.headers.get("Location", ""))
+        raise redirect_refused(response.headers.get("Location", ""), DATAVERSE_URL_HINT)
     if response.status_code != 200:
         raise dataverse_error(_answer(response, raw), action)
     try:
         body = json.loads(raw)
-    except ValueError:
-        raise _not_dataverse(f"{action} answered HTTP 200 but not with JSON.") from None
+    except ValueError as error:
+        raise not_dataverse(f"{action} answered HTTP 200 but not with JSON.") from error
     if not isinstance(body, dict):
-        raise _not_dataverse(f"{action} answered with unexpected JSON.")
+        raise not_dataverse(f"{action} answered with unexpected JSON.")
     return body
 
 
@@ -70,21 +75,3 @@ def _answer(response, raw: bytes) -> DataverseAnswer:
         if response.headers.get(header):
             details["request_id"] = response.headers[header]
     return DataverseAnswer(response.status_code, code, message, response.headers.get("WWW-Authenticate", ""), details)
-
-
-def _not_dataverse(detail: str) -> CheckError:
-    return CheckError(
-        "not_dataverse",
-        f"The server answered, but not like a Dataverse environment: {detail}",
-        "Check the URL: use the Environment URL shown in the Power Platform admin center.",
-    )
-
-
-def _redirect_refused(location: str) -> CheckError:
-    target = urlsplit(location).hostname or "another address"
-    return CheckError(
-        "redirect_refused",
-        f"The server answered with a redirect to {target}; redirects are never followed.",
-        "Enter the environment's own URL (Power Platform admin center > Environments > Environment URL).",
-        {"redirect_host": target},
-    )

@@ -62,12 +62,12 @@ def finish(cloud: Cloud, tenant: str, client_id: str, credential, flow: dict, re
     app = _app(cloud, tenant, client_id, credential, cache)
     try:
         result = app.acquire_token_by_auth_code_flow(flow, response)
-    except ValueError:
+    except ValueError as error:
         raise CheckError(
             "state_mismatch",
             "The sign-in answer does not belong to the sign-in this page started.",
             "Start again with “Sign in with Microsoft”.",
-        ) from None
+        ) from error
     if "error" in result:
         raise sign_in_error(result, cloud.name)
     claims = result.get("id_token_claims") or {}

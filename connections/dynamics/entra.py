@@ -73,10 +73,10 @@ def acquire_token(cloud: Cloud, tenant: str, client_id: str, credential, resourc
     app = apps.get(key) or build_app(cloud, tenant, client_id, credential)
     try:
         result = app.acquire_token_for_client(scopes=[resource_url.rstrip("/") + "/.default"])
-    except (msal.exceptions.MsalError, requests.HTTPError, ValueError):
+    except (msal.exceptions.MsalError, requests.HTTPError, ValueError) as error:
         # msal raises instead of returning an error for 5xx and unreadable answers.
         apps.discard(key)
-        raise _unexpected_answer(cloud) from None
+        raise _unexpected_answer(cloud) from error
     if "access_token" in result:
         apps.put(key, app)
         return Token(result["access_token"], from_cache=result.get("token_source") == "cache")
@@ -101,9 +101,9 @@ def build_app(
             token_cache=token_cache or msal.TokenCache(),
             http_cache=http_cache,
         )
-    except (ValueError, RuntimeError, msal.exceptions.MsalError, requests.HTTPError):
+    except (ValueError, RuntimeError, msal.exceptions.MsalError, requests.HTTPError) as error:
         # ValueError: tenant unknown; MsalServiceError/HTTPError: 5xx; RuntimeError: a redirect.
-        raise _discovery_error(cloud) from None
+        raise _discovery_error(cloud) from error
 
 
 def _discovery_error(cloud: Cloud) -> CheckError:

@@ -1,7 +1,7 @@
-"""Errors of the client layer, and pure functions that turn Entra and Dataverse answers into advice."""
+"""Errors of the client layer, and the pure functions that turn Microsoft Entra ID's answers into advice."""
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 _AADSTS = re.compile(r"AADSTS(\d+)")
 _TRACE_TAIL = re.compile(r"\s*(Trace ID:|Correlation ID:|Timestamp:).*$", re.DOTALL)
@@ -16,6 +16,18 @@ class CheckError(Exception):
         self.message = message
         self.hint = hint
         self.details = details or {}
+
+
+class InputError(ValueError):
+    """An input breaks a rule. `template % params` is the message an admin reads next to the field."""
+
+    def __init__(self, template: str, code: str, params: dict | None = None):
+        self.template, self.code, self.params = template, code, params or {}
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        return self.template % self.params if self.params else self.template
 
 
 class OutboundBlockedError(Exception):
@@ -147,71 +159,5 @@ def entra_error(body: dict, cloud: str, status: int | None = None) -> CheckError
         f"Microsoft Entra ID refused the token request{status_text}: {text}",
         "Check the Client ID, the credential and AzureTenant; the trace and correlation IDs below "
         "identify the request for Microsoft support.",
-        details,
-    )
-
-
-@dataclass(frozen=True)
-class DataverseAnswer:
-    status: int
-    code: str = ""
-    message: str = ""
-    www_authenticate: str = ""
-    details: dict = field(default_factory=dict)
-
-
-def dataverse_error(answer: DataverseAnswer, action: str) -> CheckError:
-    """A CheckError for a Dataverse Web API error response."""
-    details = {"http_status": str(answer.status), **answer.details}
-    if answer.code:
-        details["dataverse_code"] = answer.code
-    if answer.message:
-        details["dataverse_says"] = answer.message[:500]
-    if answer.status == 403 and answer.code.lower() == "0x80072560":
-        return CheckError(
-            "no_application_user",
-            "The token was accepted, but the app has no application user in this Dataverse environment.",
-            "In the Power Platform admin center open Environments > your environment > Settings > "
-            "Users + permissions > Application users, choose New app user, select this app and its "
-            "business unit, and give it a security role.",
-            details,
-        )
-    if answer.status == 403:
-        return CheckError(
-            "forbidden",
-            f"Dataverse refused {action} (HTTP 403).",
-            "Give the application user a security role that allows it (Power Platform admin center > "
-            "Environments > Settings > Users + permissions > Application users).",
-            details,
-        )
-    if answer.status == 401:
-        if answer.www_authenticate:
-            details["www_authenticate"] = answer.www_authenticate[:300]
-        return CheckError(
-            "dataverse_unauthorized",
-            "Dataverse did not accept the token from Microsoft Entra ID (HTTP 401).",
-            "Check that the URL is an environment of this tenant (AzureTenant) and that the environment "
-            "is enabled, not disabled or being provisioned.",
-            details,
-        )
-    if answer.status == 404:
-        return CheckError(
-            "not_dataverse",
-            "No Dataverse Web API answered at this URL (HTTP 404).",
-            "Check the URL: use the Environment URL shown in the Power Platform admin center.",
-            details,
-        )
-    if answer.status in (429, 503):
-        return CheckError(
-            "throttled",
-            f"Dataverse is busy and asked to retry later (HTTP {answer.status}), even after one retry.",
-            "Try again in a few minutes; if it persists, check the environment's service health.",
-            details,
-        )
-    return CheckError(
-        "dataverse_error",
-        f"Dataverse answered {action} with HTTP {answer.status}"
-        + (f": {answer.message[:300]}" if answer.message else "."),
-        "Check the environment's state in the Power Platform admin center.",
         details,
     )

@@ -1,4 +1,4 @@
-"""The outbound guard: an admin-typed URL may only reach public addresses (or OUTBOUND_ALLOWED_NETWORKS).
+"""The outbound guard: an admin-typed URL may only reach public addresses (or the networks an operator allows).
 
 Every connection the check opens goes through `GuardedAdapter`, whose connections resolve the host,
 refuse forbidden addresses and connect to an address that passed, so a DNS answer that changes
@@ -9,10 +9,11 @@ import ipaddress
 import re
 import socket
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from django.conf import settings
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
@@ -21,6 +22,7 @@ from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConn
 from connections.dynamics.errors import OutboundBlockedError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 # Spellings inet_aton accepts besides dotted quads: 2130706433, 0x7f000001, 0177.0.0.1, 127.1.
 _NUMERIC_HOST = re.compile(r"^(0x[0-9a-f]+|[0-9]+)(\.(0x[0-9a-f]+|[0-9]+)){0,3}$", re.IGNORECASE)
 
@@ -43,6 +45,18 @@ class SystemResolver:
 resolver = SystemResolver()
 # Addresses checked by the preflight of the running TEST, reused when connecting.
 _pinned: ContextVar[dict | None] = ContextVar("pinned_addresses", default=None)
+# The non-public networks an operator allows the running TEST to reach (none unless `allowing` says so).
+_allowed: ContextVar[tuple[IPNetwork, ...]] = ContextVar("allowed_networks", default=())
+
+
+@contextmanager
+def allowing(networks: tuple[IPNetwork, ...]) -> Iterator[None]:
+    """Let the connections opened inside this block reach `networks` besides public addresses."""
+    token = _allowed.set(tuple(networks))
+    try:
+        yield
+    finally:
+        _allowed.reset(token)
 
 
 def literal_ip(host: str) -> IPAddress | None:
@@ -60,14 +74,15 @@ def literal_ip(host: str) -> IPAddress | None:
     return None
 
 
-def refusal_reason(ip: IPAddress) -> str | None:
-    """Why an address is forbidden, or None when it may be reached."""
-    if any(ip in network for network in settings.OUTBOUND_ALLOWED_NETWORKS):
+def refusal_reason(ip: IPAddress, allowed: tuple[IPNetwork, ...] | None = None) -> str | None:
+    """Why an address is forbidden, or None when it may be reached (`allowed`: the block's `allowing`)."""
+    allowed = _allowed.get() if allowed is None else allowed
+    if any(ip in network for network in allowed):
         return None
     if isinstance(ip, ipaddress.IPv6Address):
         embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
         if embedded is not None:
-            return refusal_reason(embedded) or None
+            return refusal_reason(embedded, allowed) or None
     for attribute, reason in (
         ("is_loopback", "a loopback address"),
         ("is_link_local", "a link-local address (such as the cloud metadata service)"),

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import requests
-from django.conf import settings
 
+from connections.dynamics import guard
 from connections.dynamics.errors import BudgetExceededError
 from connections.dynamics.guard import GuardedAdapter
 
@@ -54,6 +54,17 @@ def private_session() -> requests.Session:
     return _new_session(pool_connections=2, pool_maxsize=1)
 
 
+@dataclass(frozen=True)
+class Limits:
+    """What an operator allows one TEST: its time budget, the connect and read timeouts, and the non-public
+    networks it may reach (the Django side builds it from settings)."""
+
+    total: float = 30.0
+    connect: float = 5.0
+    read: float = 15.0
+    allowed_networks: tuple[guard.IPNetwork, ...] = ()
+
+
 @dataclass
 class Deadline:
     """The time budget of one TEST, with the connect and read timeouts capped by what is left."""
@@ -93,12 +104,14 @@ _exchanges: ContextVar[list | None] = ContextVar("test_exchanges", default=None)
 
 
 @contextmanager
-def budget(deadline: Deadline):
-    """Run a TEST's requests under this deadline, recording each exchange."""
+def budget(limits: Limits):
+    """Run a TEST's requests under a new deadline and the guard's allowed networks, recording each exchange."""
+    deadline = Deadline(limits.total, limits.connect, limits.read)
     deadline_token = _deadline.set(deadline)
     exchanges_token = _exchanges.set([])
     try:
-        yield
+        with guard.allowing(limits.allowed_networks):
+            yield deadline
     finally:
         _deadline.reset(deadline_token)
         _exchanges.reset(exchanges_token)
@@ -109,9 +122,9 @@ def exchanges() -> list[Exchange]:
 
 
 def current_deadline() -> Deadline:
-    return _deadline.get() or Deadline(
-        settings.TEST_TOTAL_TIMEOUT, settings.TEST_CONNECT_TIMEOUT, settings.TEST_READ_TIMEOUT
-    )
+    """The running TEST's deadline; outside `budget`, the default limits' (never an unbounded request)."""
+    default = Limits()
+    return _deadline.get() or Deadline(default.total, default.connect, default.read)
 
 
 def retry_after_seconds(response: requests.Response) -> float:

@@ -1,32 +1,28 @@
-"""Input rules shared by the form and the check: each raises ValidationError with a code."""
+"""Input rules shared by the form and the check: each raises InputError with a code (the form shows it by the field)."""
 
 import re
 import uuid
 from urllib.parse import urlsplit, urlunsplit
 
-from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.http.request import validate_host
-from django.urls import Resolver404, resolve
-
 from connections.dynamics.clouds import CLOUDS, cloud_for_host
+from connections.dynamics.errors import InputError
+from connections.dynamics.schemes import CRM_ONLINE
 
 _DOMAIN = re.compile(r"^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$")
 _HOST_LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$")
-CRM_ONLINE = "CRMOnline"
 
 
 def normalize_guid(value: str, *, field: str) -> str:
     text = value.strip().strip("{}")
     try:
         parsed = uuid.UUID(text)
-    except ValueError:
-        raise ValidationError(
+    except ValueError as error:
+        raise InputError(
             f"Enter the {field} as a GUID, like 00000000-0000-0000-0000-000000000000.",
             code="invalid_guid",
-        ) from None
+        ) from error
     if len(text) != 36:
-        raise ValidationError(f"Enter the {field} in its usual 8-4-4-4-12 form.", code="invalid_guid")
+        raise InputError(f"Enter the {field} in its usual 8-4-4-4-12 form.", code="invalid_guid")
     return str(parsed)
 
 
@@ -35,7 +31,7 @@ def normalize_tenant(value: str) -> str:
     if re.fullmatch(r"\{?[0-9a-f-]{32,38}\}?", text):
         return normalize_guid(text, field="AzureTenant")
     if text in ("common", "organizations", "consumers"):
-        raise ValidationError(
+        raise InputError(
             "Enter your own tenant: its Directory (tenant) ID or a domain such as "
             "contoso.onmicrosoft.com, not '%(value)s'.",
             code="generic_tenant",
@@ -46,7 +42,7 @@ def normalize_tenant(value: str) -> str:
     except UnicodeError:
         text = ""
     if not _DOMAIN.match(text):
-        raise ValidationError(
+        raise InputError(
             "Enter the Directory (tenant) ID (a GUID) or a domain of the tenant, "
             "like contoso.onmicrosoft.com or a verified custom domain.",
             code="invalid_tenant",
@@ -61,22 +57,20 @@ def normalize_url(value: str, crm_version: str) -> str:
         parts = urlsplit(text)
         port = parts.port
         host = _ascii_host(parts.hostname or "")
-    except (ValueError, UnicodeError):
-        raise ValidationError(
-            "Enter a valid URL, like https://contoso.crm.dynamics.com/.", code="invalid_url"
-        ) from None
+    except (ValueError, UnicodeError) as error:
+        raise InputError("Enter a valid URL, like https://contoso.crm.dynamics.com/.", code="invalid_url") from error
     if parts.scheme.lower() not in ("http", "https") or not host:
-        raise ValidationError(
+        raise InputError(
             "Enter an absolute URL starting with https://, like https://contoso.crm.dynamics.com/.",
             code="not_absolute",
         )
     if parts.username is not None or parts.password is not None:
-        raise ValidationError(
+        raise InputError(
             "Remove the user name and password from the URL; credentials go in their own fields.",
             code="credentials_in_url",
         )
     if parts.query or parts.fragment or text.endswith(("?", "#")):
-        raise ValidationError(
+        raise InputError(
             "Remove the part after ? or # from the URL: enter only the organization's root URL.",
             code="query_in_url",
         )
@@ -90,9 +84,9 @@ def normalize_url(value: str, crm_version: str) -> str:
 
 def _online_root(scheme: str, host: str, port: int | None) -> str:
     if scheme != "https":
-        raise ValidationError("For CRMOnline the URL must start with https://.", code="https_required")
+        raise InputError("For CRMOnline the URL must start with https://.", code="https_required")
     if port not in (None, 443):
-        raise ValidationError(
+        raise InputError(
             "For CRMOnline leave the port out of the URL (Dataverse answers on 443 only).",
             code="port_not_allowed",
         )
@@ -107,13 +101,13 @@ def check_online_host(url: str, azure_environment: str) -> None:
         return
     other = cloud_for_host(host)
     if other is not None:
-        raise ValidationError(
+        raise InputError(
             "This URL belongs to the %(other)s Azure environment: choose %(other)s as the "
             "Azure Environment, or check the URL.",
             code="wrong_cloud",
             params={"other": other.name},
         )
-    raise ValidationError(
+    raise InputError(
         "Enter your Dataverse environment URL, like %(example)s (Power Platform admin center > "
         "Environments > your environment > Environment URL).",
         code="not_dataverse",
@@ -138,32 +132,6 @@ def _netloc(host: str, port: int | None, scheme: str) -> str:
     return host if port in (None, default) else f"{host}:{port}"
 
 
-def check_callback_url(value: str, default: str) -> None:
-    """A Callback URL must be absolute http(s) and lead back to this app's callback view."""
-
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValidationError(
-            "Enter an absolute address starting with https:// (http:// only for localhost).", code="not_absolute"
-        )
-    if parts.query or parts.fragment or parts.username or parts.password:
-        raise ValidationError("The Callback URL cannot hold a user name, a query or a fragment.", code="query")
-    try:
-        leads_back = resolve(parts.path or "/").url_name == "oauth_callback"
-    except Resolver404:
-        leads_back = False
-    default_host = urlsplit(default).hostname or ""
-    allowed_host = parts.hostname == default_host or validate_host(parts.hostname, settings.ALLOWED_HOSTS)
-    if not leads_back or not allowed_host:
-        raise ValidationError(
-            "This address does not lead back to this app's sign-in callback, so Microsoft's answer would never "
-            "arrive here. Use %(default)s (or the same path on another address of this site) and register it "
-            "exactly as a Web redirect URI on the app registration.",
-            code="callback_mismatch",
-            params={"default": default or "/connections/oauth/callback/"},
-        )
-
-
 # --- CRM2011+ (on-premises) --------------------------------------------------------------------
 
 # DOMAIN\name: a NetBIOS or DNS domain, then a sAMAccountName (no \ / [ ] : ; | = , + * ? < > @ ").
@@ -185,7 +153,7 @@ def normalize_windows_user(value: str) -> str:
     printable = not any(ord(ch) < 32 or ord(ch) == 127 for ch in text)
     if printable and (_DOWN_LEVEL_USER.match(text) or _UPN_USER.match(text)):
         return text
-    raise ValidationError(
+    raise InputError(
         "Enter the User as DOMAIN\\name (like CONTOSO\\maria) or name@domain (like maria@contoso.com).",
         code="invalid_windows_user",
     )
@@ -204,7 +172,7 @@ def normalize_adfs_url(value: str) -> str:
         host, parts, port = "", None, None
     path = parts.path.rstrip("/").lower() if parts else ""
     if not host or parts.scheme.lower() != "https" or path not in _ADFS_PATHS or parts.query or parts.username:
-        raise ValidationError(
+        raise InputError(
             "Enter the AD FS address with https://, like https://adfs.contoso.com/adfs.", code="invalid_adfs_url"
         )
     return f"https://{_netloc(host, port, 'https')}/adfs"
@@ -220,7 +188,7 @@ def check_adfs_resource(value: str) -> str:
     """A relying-party identifier: kept exactly as typed (AD FS compares it character for character)."""
     text = value.strip()
     if any(ch.isspace() or ord(ch) < 32 for ch in text):
-        raise ValidationError(
+        raise InputError(
             "The AD FS Resource is one identifier without spaces, like https://auth.crm.contoso.com/.",
             code="invalid_adfs_resource",
         )

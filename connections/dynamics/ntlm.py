@@ -9,12 +9,12 @@ in the shared pool could otherwise serve another connection's TEST as this Windo
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from django.views.decorators.debug import sensitive_variables
 from requests_ntlm import HttpNtlmAuth
 
 from connections.dynamics import http
-from connections.dynamics.crm_api import Answer, fetch
+from connections.dynamics.answers import OnPremAnswer
 from connections.dynamics.errors import CheckError
+from connections.dynamics.onprem_api import fetch
 
 WINDOWS_SCHEMES = ("ntlm", "negotiate")
 
@@ -33,7 +33,6 @@ class _NtlmAuth(HttpNtlmAuth):
 
 
 @contextmanager
-@sensitive_variables("password")
 def session(user: str, password: str):
     """A BoundedClient whose requests sign in as `user` with NTLM, over this TEST's own connection."""
     own = http.private_session()
@@ -46,7 +45,7 @@ def session(user: str, password: str):
 
 @dataclass(frozen=True)
 class SignIn:
-    answer: Answer  # the answer to the first request, which carried the handshake
+    answer: OnPremAnswer  # the answer to the first request, which carried the handshake
     handshake: bool  # False when the server answered without asking for credentials
 
 
@@ -54,13 +53,13 @@ def sign_in(client: http.BoundedClient, url: str, user: str) -> SignIn:
     """Send the first request (the NTLM handshake rides on it) and say whether Windows accepted `user`."""
     try:
         answer = fetch(client, url, {})
-    except PermissionError:  # requests-ntlm: the server never sent its NTLM challenge
+    except PermissionError as error:  # requests-ntlm: the server never sent its NTLM challenge
         raise CheckError(
             "ntlm_failed",
             "The server started Windows authentication but did not complete the NTLM handshake.",
             "A proxy or load balancer between this app and the server may be breaking the connection NTLM relies "
             "on; check that it keeps connections alive (or reach the server directly).",
-        ) from None
+        ) from error
     if answer.status == 401 and answer.history:
         raise rejected(user, answer)
     if answer.status == 401:
@@ -68,7 +67,7 @@ def sign_in(client: http.BoundedClient, url: str, user: str) -> SignIn:
     return SignIn(answer, handshake=bool(answer.history))
 
 
-def rejected(user: str, answer: Answer) -> CheckError:
+def rejected(user: str, answer: OnPremAnswer) -> CheckError:
     return CheckError(
         "ntlm_rejected",
         f"The server refused the Windows credentials of {user} (HTTP 401 after the NTLM handshake): the user "
@@ -80,7 +79,7 @@ def rejected(user: str, answer: Answer) -> CheckError:
     )
 
 
-def not_offered(answer: Answer) -> CheckError:
+def not_offered(answer: OnPremAnswer) -> CheckError:
     offered = answer.www_authenticate or "nothing"
     return CheckError(
         "windows_auth_not_offered",

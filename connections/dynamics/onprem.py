@@ -1,18 +1,14 @@
 """The TEST of a CRM2011+ (on-premises) connection: outbound check, sign-in with NTLM or a token from AD FS,
 WhoAmI on the newest endpoint the server has, and its version.
 
-Called by `check.run` with the run's steps; returns what the success message says and its details.
+Called by `check.run` with a StepRunner; returns what the success message says and its details.
 """
 
-import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from django.core.exceptions import ValidationError
-from django.views.decorators.debug import sensitive_variables
-
-from connections.dynamics import adfs, crm_api, guard, http, ntlm
-from connections.dynamics.errors import CheckError, OutboundBlockedError
+from connections.dynamics import adfs, http, ntlm, onprem_api
+from connections.dynamics.errors import CheckError, InputError
 from connections.dynamics.inputs import (
     check_adfs_resource,
     default_adfs_resource,
@@ -21,9 +17,9 @@ from connections.dynamics.inputs import (
     normalize_url,
     normalize_windows_user,
 )
+from connections.dynamics.runner import Available, CheckParams, StepRunner
+from connections.dynamics.schemes import ADFS, CRM_2011, NTLM
 
-NTLM = "NTLM"
-ADFS = "ADFS"
 WHOAMI = ("whoami", "Dynamics CRM WhoAmI")
 VERSION = ("version", "Dynamics CRM version")
 STEPS = {
@@ -44,36 +40,32 @@ class Targets:
     resource: str = ""
 
 
-@dataclass(frozen=True)
-class Outcome:
-    text: str  # what follows "Connection available: "
-    details: dict = field(default_factory=dict)
+def steps_for(auth_scheme: str) -> tuple[tuple[str, str], ...]:
+    return STEPS.get(auth_scheme, STEPS[NTLM])
 
 
-def check(params, attempt) -> Outcome:
-    """Run the on-premises TEST's steps on `attempt` (check._Run); CheckError when a step fails."""
-    targets = attempt.do("outbound", params.url, lambda: outbound(params))
+def check(params: CheckParams, runner: StepRunner) -> Available:
+    """Run the on-premises TEST's steps on `runner`; CheckError when a step fails."""
+    targets = runner.do("outbound", params.url, lambda: _outbound(params, runner))
     if params.auth_scheme == NTLM:
-        return _check_ntlm(params, attempt, targets)
-    return _check_adfs(params, attempt, targets)
+        return _check_ntlm(params, runner, targets)
+    return _check_adfs(params, runner, targets)
 
 
-@sensitive_variables("params")
-def _check_ntlm(params, attempt, targets: Targets) -> Outcome:
+def _check_ntlm(params: CheckParams, attempt: StepRunner, targets: Targets) -> Available:
     url, user = targets.org_url, params.windows_user
     with ntlm.session(user, params.credential) as client:
-        signed_in = attempt.do("token", url, lambda: ntlm.sign_in(client, crm_api.first_probe(url), user))
+        signed_in = attempt.do("token", url, lambda: ntlm.sign_in(client, onprem_api.first_probe(url), user))
         step = attempt.step("token")
         step.detail = f"Windows accepted {user}."
         if not signed_in.handshake:
             step.status, step.detail = "warning", "The server answered without asking for Windows credentials."
-        endpoint = attempt.do("whoami", url, lambda: crm_api.find_endpoint(client, url, {}, signed_in.answer))
+        endpoint = attempt.do("whoami", url, lambda: onprem_api.find_endpoint(client, url, {}, signed_in.answer))
         version = _version(attempt, client, endpoint, url, {})
     return _outcome(endpoint, version, f"Windows user {user}", {"windows_user": user})
 
 
-@sensitive_variables("params", "token", "auth")
-def _check_adfs(params, attempt, targets: Targets) -> Outcome:
+def _check_adfs(params: CheckParams, attempt: StepRunner, targets: Targets) -> Available:
     url = targets.org_url
     token = attempt.do(
         "token",
@@ -83,34 +75,27 @@ def _check_adfs(params, attempt, targets: Targets) -> Outcome:
     issued = "from msal's cache" if token.from_cache else "issued by AD FS"
     attempt.step("token").detail = f"{issued} for {targets.resource}"
     auth = {"Authorization": f"Bearer {token.access_token}"}
-    endpoint = attempt.do("whoami", url, lambda: crm_api.find_endpoint(http.client, url, auth))
+    endpoint = attempt.do("whoami", url, lambda: onprem_api.find_endpoint(http.client, url, auth))
     version = _version(attempt, http.client, endpoint, url, auth)
     details = {"adfs": targets.adfs_url, "adfs_resource": targets.resource}
     return _outcome(endpoint, version, f"AD FS client {targets.client_id}", details)
 
 
-def _version(attempt, client, endpoint: crm_api.Endpoint, url: str, auth: dict) -> str:
+def _version(attempt: StepRunner, client, endpoint: onprem_api.Endpoint, url: str, auth: dict) -> str:
     """RetrieveVersion where the Web API has it; its failure does not undo a working WhoAmI (a warning)."""
     who = f": UserId {endpoint.user_id}" if endpoint.user_id else ""
     attempt.step("whoami").detail = f"{endpoint.kind} v{endpoint.version} answered{who}"
-    step = attempt.step("version")
     if not endpoint.is_web_api:
-        step.detail = ODATA_ONLY
+        attempt.step("version").detail = ODATA_ONLY
         return ""
-    try:
-        version = attempt.do("version", url, lambda: crm_api.retrieve_version(client, endpoint, url, auth))
-    except CheckError as error:
-        step.status, step.detail = "warning", error.message
-        return ""
-    step.detail = version
-    return version
+    return attempt.optional("version", url, lambda: onprem_api.retrieve_version(client, endpoint, url, auth))
 
 
-def _outcome(endpoint: crm_api.Endpoint, version: str, who: str, extra: dict) -> Outcome:
+def _outcome(endpoint: onprem_api.Endpoint, version: str, who: str, extra: dict) -> Available:
     details = {"endpoint": f"{endpoint.kind} v{endpoint.version}", "endpoint_url": endpoint.url, **extra}
     if not endpoint.is_web_api:
         details["version"] = "CRM 2011, 2013 or 2015 (no Web API)"
-        return Outcome(
+        return Available(
             f"signed in to Dynamics CRM as {who} through the OData v2 organization data service "
             f"(CRM 2011 to 2015, no Web API).",
             details,
@@ -121,32 +106,27 @@ def _outcome(endpoint: crm_api.Endpoint, version: str, who: str, extra: dict) ->
         business_unit_id=endpoint.business_unit_id,
         version=version or "unknown",
     )
-    return Outcome(
+    return Available(
         f"signed in to Dynamics CRM as user {endpoint.user_id} ({who}) in organization "
         f"{endpoint.organization_id} through the Web API v{endpoint.version}, version {version or 'unknown'}.",
         details,
     )
 
 
-def outbound(params) -> Targets:
+def _outbound(params: CheckParams, runner: StepRunner) -> Targets:
     """Validate the inputs as the form does, then resolve and check the hosts this TEST will reach."""
     targets = _targets(params)
-    hosts = [targets.org_url] + ([targets.adfs_url] if targets.adfs_url else [])
-    for url in hosts:
+    hosts = []
+    for url in [targets.org_url] + ([targets.adfs_url] if targets.adfs_url else []):
         parts = urlsplit(url)
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        try:
-            guard.preflight(parts.hostname, port)
-        except OutboundBlockedError as error:
-            raise blocked(error) from None
-        except OSError:
-            raise name_not_resolved(parts.hostname) from None
+        hosts.append((parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)))
+    runner.preflight(hosts)
     return targets
 
 
-def _targets(params) -> Targets:
+def _targets(params: CheckParams) -> Targets:
     try:
-        org_url = normalize_url(params.url, params.crm_version)
+        org_url = normalize_url(params.url, CRM_2011)
         if params.auth_scheme == NTLM:
             normalize_windows_user(params.windows_user)
             return Targets(org_url)
@@ -154,34 +134,10 @@ def _targets(params) -> Targets:
             resource = check_adfs_resource(params.adfs_resource) or default_adfs_resource(org_url)
             client_id = normalize_guid(params.client_id, field="Client ID")
             return Targets(org_url, normalize_adfs_url(params.adfs_url), client_id, resource)
-    except ValidationError as error:
-        raise CheckError("invalid_input", " ".join(error.messages), "Correct the connection and TEST again.") from None
+    except InputError as error:
+        raise CheckError("invalid_input", error.message, "Correct the connection and TEST again.") from error
     raise CheckError(
         "invalid_input",
         f"CRM2011+ (on-premises) servers sign in with NTLM or ADFS, not {params.auth_scheme}.",
         "Edit the connection and choose the Auth Scheme NTLM (a Windows account) or ADFS.",
-    )
-
-
-def blocked(error: OutboundBlockedError) -> CheckError:
-    """The guard's refusal, with what an operator must set for a server on a private network."""
-    ip = ipaddress.ip_address(error.ip)
-    network = f"{ip}/{ip.max_prefixlen}"
-    return CheckError(
-        "outbound_blocked",
-        f"The outbound guard refused {error.host}: it resolves to {error.ip}, {error.reason}.",
-        "On-premises servers usually live on a private network, which TEST reaches only when an operator allows "
-        f"it: add the server's network to the OUTBOUND_ALLOWED_NETWORKS setting (comma-separated CIDRs, such as "
-        f"{network} for this server alone, or its subnet) and restart the app. See the README (CRM2011+).",
-        {"host": error.host, "address": error.ip, "setting": "OUTBOUND_ALLOWED_NETWORKS"},
-    )
-
-
-def name_not_resolved(host: str) -> CheckError:
-    return CheckError(
-        "dns_failed",
-        f"The name {host} cannot be resolved (DNS).",
-        "Check the URL for typos. An on-premises server's name must resolve on the machine this app runs on "
-        "(internal DNS); its IP address in the URL works too.",
-        {"host": host},
     )

@@ -17,4 +17,4 @@ def connector_status(slug: str) -> ConnectorStatus | None:
 @register.inclusion_tag("marketplace/_gate_notice.html", takes_context=True)
 def gate_notice(context, slug: str, status: ConnectorStatus | None) -> dict:
     """Why the connector's connections are disabled, and what this user can do about it."""
-    return gate.notice_context(context["request"], gate.Refusal(slug, status))
+    return gate.notice_context(context["request"], gate.GateRefusal(slug, status))

@@ -4,10 +4,9 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from connections import services
+from connections import testing
 from connections.models import Connection
 from marketplace import gate
-from marketplace.catalogue import DYNAMICS_CRM
 
 
 class Command(BaseCommand):
@@ -20,11 +19,11 @@ class Command(BaseCommand):
         connection = Connection.objects.filter(name__iexact=name).first()
         if connection is None:
             raise CommandError(f"No connection named “{name}”.")
-        refusal = gate.check(DYNAMICS_CRM)
-        if refusal is not None:
-            self.stderr.write(refusal.message)
+        try:
+            result = testing.test_saved(connection, None, rate_limited=False)
+        except gate.ConnectorUnavailableError as unavailable:
+            self.stderr.write(unavailable.refusal.message)
             sys.exit(1)
-        result = services.test_saved(connection)
         for number, step in enumerate(result.steps, start=1):
             timing = f" ({step.elapsed:.2f} s)" if step.status != "skipped" else ""
             self.stdout.write(f"  {number}. {step.label}: {step.status}{timing}")

@@ -11,7 +11,7 @@ from marketplace.entitlements import status_of
 from marketplace.models import AccessRequest, Connector
 
 
-class Outcome(StrEnum):
+class RequestOutcome(StrEnum):
     SENT = "sent"
     ALREADY_SENT_TODAY = "already_sent_today"
     ALREADY_AVAILABLE = "already_available"
@@ -25,17 +25,17 @@ def requested_today(user, now: dt.datetime | None = None) -> set[int]:
     return set(AccessRequest.objects.filter(requester=user, requested_on=today).values_list("connector", flat=True))
 
 
-def request_access(connector: Connector, user, root: str, now: dt.datetime | None = None) -> Outcome:
+def request_access(connector: Connector, user, root: str, now: dt.datetime | None = None) -> RequestOutcome:
     """Record the request and notify the administrators, unless `user` asked today or needs nothing."""
     now = now or timezone.now()
     if status_of(connector, now).active:
-        return Outcome.ALREADY_AVAILABLE
+        return RequestOutcome.ALREADY_AVAILABLE
     try:
         with transaction.atomic():
             AccessRequest.objects.create(
                 requester=user, connector=connector, requested_on=timezone.localdate(now), created_at=now
             )
     except IntegrityError:
-        return Outcome.ALREADY_SENT_TODAY
+        return RequestOutcome.ALREADY_SENT_TODAY
     notify.access_requested(connector, user, root)
-    return Outcome.SENT
+    return RequestOutcome.SENT

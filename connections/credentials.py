@@ -1,0 +1,38 @@
+"""The parameters of a TEST for a connection: its settings and its credential, typed-in or stored."""
+
+from django.views.decorators.debug import sensitive_variables
+
+from connections.dynamics.runner import CheckParams
+from connections.models import AuthScheme, Connection, CredentialType
+
+# What to enter again when the stored credential is missing or unreadable, by Auth Scheme.
+CREDENTIAL_FIELDS = {AuthScheme.NTLM: "the Password", AuthScheme.ADFS: "the Client Secret"}
+
+
+@sensitive_variables("secret", "password")
+def _credential(connection: Connection, secret: str = "", certificate=None, password: str = ""):
+    if connection.auth_scheme == AuthScheme.NTLM:
+        return password or connection.get_windows_password()
+    if connection.credential_type == CredentialType.CERTIFICATE and connection.auth_scheme != AuthScheme.ADFS:
+        return certificate or connection.get_certificate()
+    return secret or connection.get_client_secret()
+
+
+@sensitive_variables("secret", "password", "credential")
+def params_for(connection: Connection, secret: str = "", certificate=None, password: str = "") -> CheckParams:
+    """Check parameters for a connection; typed-in credentials win over the stored ones.
+
+    Raises crypto.SecretDecryptionError when the stored credential cannot be decrypted."""
+    credential = _credential(connection, secret, certificate, password)
+    return CheckParams(
+        url=connection.url,
+        crm_version=connection.crm_version,
+        azure_tenant=connection.azure_tenant,
+        client_id=connection.client_id,
+        azure_environment=connection.azure_environment,
+        credential=credential,
+        auth_scheme=connection.auth_scheme,
+        windows_user=connection.windows_user,
+        adfs_url=connection.adfs_url,
+        adfs_resource=connection.adfs_resource,
+    )

@@ -1,0 +1,113 @@
+"""The pieces of one TEST that every flow uses: its parameters, its steps, and the runner that times them.
+
+A flow (`online`, `onprem`) runs its steps with `StepRunner.do`; library errors become CheckErrors naming the
+step, our own bugs stay bugs (the orchestrator, `check.run`, logs them as internal errors).
+"""
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from connections.certificates import CertificateCredential
+from connections.dynamics import classify, guard, http
+from connections.dynamics.errors import CheckError, OutboundBlockedError
+from connections.dynamics.schemes import SERVICE_PRINCIPAL
+
+
+@dataclass(frozen=True)
+class CheckParams:
+    url: str
+    crm_version: str
+    azure_tenant: str
+    client_id: str
+    azure_environment: str
+    # The Auth Scheme's secret: the Entra client secret or certificate, the AD FS client secret, or (NTLM)
+    # the Windows password.
+    credential: str | CertificateCredential = field(repr=False)
+    auth_scheme: str = SERVICE_PRINCIPAL
+    token_cache: str = field(default="", repr=False)  # AzureAD: msal's serialized cache
+    windows_user: str = ""  # NTLM: DOMAIN\name or name@domain
+    adfs_url: str = ""  # ADFS: https://adfs.contoso.com/adfs
+    adfs_resource: str = ""  # ADFS: the relying party; empty means the server's root URL
+
+    def secrets(self) -> list[str]:
+        """The secret strings of these parameters, for scrubbing a log line."""
+        values = [self.token_cache]
+        if isinstance(self.credential, CertificateCredential):
+            values += [self.credential.private_key_pem]
+        else:
+            values += [self.credential]
+        return [value for value in values if value and len(value) >= 4]
+
+
+@dataclass
+class StepResult:
+    key: str
+    label: str
+    status: str = "skipped"  # ok, failed, warning, skipped
+    elapsed: float = 0.0
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Available:
+    """What a flow found: the text after "Connection available: " and the details shown beside it."""
+
+    text: str
+    details: dict = field(default_factory=dict)
+
+
+class StepRunner:
+    """The state of one TEST: its steps, its deadline, and msal's updated token cache (AzureAD)."""
+
+    def __init__(self, steps: tuple[tuple[str, str], ...], deadline: http.Deadline, on_premises: bool = False):
+        self.steps = [StepResult(key, label) for key, label in steps]
+        self.deadline = deadline
+        self.on_premises = on_premises
+        self.updated_token_cache: str | None = None
+
+    def step(self, key: str) -> StepResult:
+        return next(step for step in self.steps if step.key == key)
+
+    def do[T](self, key: str, url: str, action: Callable[[], T]) -> T:
+        """Run one step, timing it; a library error becomes a CheckError naming the step, a bug stays a bug."""
+        step = self.step(key)
+        started = time.monotonic()
+        try:
+            value = action()
+        except CheckError as error:
+            step.status, step.detail = "failed", error.message
+            error.details.setdefault("step", step.label)
+            raise
+        except classify.LIBRARY_ERRORS as error:
+            checked = classify.classify(error, url, self.deadline, self.on_premises)
+            step.status, step.detail = "failed", checked.message
+            raise checked from error
+        except Exception:
+            step.status, step.detail = "failed", "internal error"
+            raise
+        finally:
+            step.elapsed = time.monotonic() - started
+        step.status = "ok"
+        return value
+
+    def optional(self, key: str, url: str, action: Callable[[], str]) -> str:
+        """A step whose failure does not undo the ones before it: a warning, and an empty answer."""
+        try:
+            value = self.do(key, url, action)
+        except CheckError as error:
+            step = self.step(key)
+            step.status, step.detail = "warning", error.message
+            return ""
+        self.step(key).detail = value
+        return value
+
+    def preflight(self, hosts: list[tuple[str, int]]) -> None:
+        """Resolve and check every host this TEST will reach, before any byte is sent to one of them."""
+        for host, port in hosts:
+            try:
+                guard.preflight(host, port)
+            except OutboundBlockedError as error:
+                raise classify.blocked(error, self.on_premises) from error
+            except OSError as error:
+                raise classify.name_not_resolved(host, self.on_premises) from error
