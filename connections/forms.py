@@ -6,7 +6,7 @@ from crispy_forms.layout import HTML, Div, Field, Layout
 from django import forms
 from django.core.exceptions import ValidationError
 
-from connections import certificates
+from connections.dynamics import certificates
 from connections.callback_url import check_callback_url
 from connections.dynamics import inputs
 from connections.fields import checked, write_only_secret
@@ -86,21 +86,7 @@ class ConnectionForm(SchemeRules, forms.ModelForm):
 
     class Meta:
         model = Connection
-        fields = [
-            "name",
-            "client_id",
-            "url",
-            "crm_version",
-            "azure_tenant",
-            "auth_scheme",
-            "callback_url",
-            "windows_user",
-            "adfs_url",
-            "adfs_resource",
-            "azure_environment",
-            "credential_type",
-            "scope",
-        ]
+        fields = [name for name in FIELD_ORDER if name not in SENSITIVE_FIELDS]
         help_texts = {
             "auth_scheme": "CRMOnline: AzureServicePrincipal, the app signs in as itself (application permissions "
             "and an application user), or AzureAD, an admin signs in once with Microsoft (delegated permissions, "

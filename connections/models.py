@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from connections import crypto
 from connections.dynamics import schemes
+from connections.dynamics.certificates import CertificateCredential
 
 
 class CrmVersion(models.TextChoices):
@@ -223,16 +224,14 @@ class Connection(models.Model):
         return crypto.decrypt(self.token_cache_encrypted) if self.token_cache_encrypted else ""
 
     def set_certificate(self, credential) -> None:
-        """Store a parsed certificate credential (connections.certificates.CertificateCredential)."""
+        """Store a parsed certificate credential (connections.dynamics.certificates.CertificateCredential)."""
         self.certificate_encrypted = crypto.encrypt(credential.to_storage())
         self.certificate_subject = credential.subject
         self.certificate_sha1 = credential.sha1
         self.certificate_sha256 = credential.sha256
         self.certificate_not_after = credential.not_after
 
-    def get_certificate(self):
-        from connections.certificates import CertificateCredential
-
+    def get_certificate(self) -> CertificateCredential | None:
         if not self.certificate_encrypted:
             return None
         return CertificateCredential.from_storage(crypto.decrypt(self.certificate_encrypted))

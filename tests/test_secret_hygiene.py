@@ -17,7 +17,7 @@ from django.http import HttpResponse
 from django.test import Client
 
 from connections import azure_ad as azure_ad_sign_in
-from connections import certificates
+from connections.dynamics import certificates
 from connections.admin import ConnectionAdmin
 from connections.dynamics import check, inputs
 from connections.models import Connection

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from connections.certificates import CertificateCredential
+from connections.dynamics.certificates import CertificateCredential
 from connections.dynamics import classify, guard, http
 from connections.dynamics.errors import CheckError, OutboundBlockedError
 from connections.dynamics.schemes import SERVICE_PRINCIPAL
