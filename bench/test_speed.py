@@ -26,7 +26,7 @@ import requests  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from connections.dynamics import check, entra, guard, http  # noqa: E402
-from tests.conftest import HostsResolver  # noqa: E402
+from tests.helpers import HostsResolver  # noqa: E402
 from tests.simulator import SERVER_NAMES, Simulator  # noqa: E402
 from tests.test_connection_test import blackhole  # noqa: E402
 

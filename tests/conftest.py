@@ -6,8 +6,6 @@ knows only the names a test maps (to the simulator on loopback) and fails every 
 
 import ipaddress
 import logging
-import os
-import socket
 import uuid
 from types import SimpleNamespace
 
@@ -16,33 +14,11 @@ from django.contrib.auth import get_user_model
 
 from connections.dynamics import entra, guard, http
 from connections.models import Connection
+from tests.helpers import ADMIN_PASSWORD, ENV_URL, TEST_SECRET, USER_PASSWORD, HostsResolver
 
-TEST_SECRET = "Zq8Q~test-secret-value-7d1c9f0e2b4a6c8e0f1a3b5d"
-ADMIN_PASSWORD = "correct horse battery staple 42"
-USER_PASSWORD = "another long passphrase 1234"
-
-
-class HostsResolver:
-    """Like a hosts file: exact names or '*.suffix' patterns mapped to (ip, port); the rest fail."""
-
-    def __init__(self):
-        self.entries: dict[str, tuple[str, int | None]] = {}
-        self.lookups: list[str] = []
-
-    def add(self, name: str, ip: str, port: int | None = None) -> None:
-        self.entries[name.lower()] = (ip, port)
-
-    def resolve(self, host: str, port: int) -> list[tuple[int, tuple]]:
-        self.lookups.append(host)
-        host = host.lower()
-        entry = self.entries.get(host) or next(
-            (v for k, v in self.entries.items() if k.startswith("*.") and host.endswith(k[1:])), None
-        )
-        if entry is None:
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        ip, mapped_port = entry
-        family = socket.AF_INET6 if ipaddress.ip_address(ip).version == 6 else socket.AF_INET
-        return [(family, (ip, mapped_port or port))]
+# Fixtures of their own folders, for every test: the marketplace's (the Premium gate opened for database tests)
+# and the on-premises servers'.
+pytest_plugins = ["tests.marketplace.fixtures", "tests.onprem.fixtures"]
 
 
 @pytest.fixture(autouse=True)
@@ -112,23 +88,6 @@ def make_connection(db, admin_user):
     return make
 
 
-def form_data(**overrides) -> dict:
-    """A valid POST for the connection form."""
-    return {
-        "name": "Contoso Sales",
-        "client_id": "11111111-2222-3333-4444-555555555555",
-        "client_secret": TEST_SECRET,
-        "url": "https://contoso.crm.dynamics.com/",
-        "crm_version": "CRMOnline",
-        "azure_tenant": "contoso.onmicrosoft.com",
-        "azure_environment": "GLOBAL",
-        "credential_type": "secret",
-        "creation_token": str(uuid.uuid4()),
-        "action": "create",
-        **overrides,
-    }
-
-
 @pytest.fixture
 def all_logs():
     """Every log record emitted during the test, whatever its logger's level or propagation."""
@@ -146,9 +105,6 @@ def all_logs():
     yield records
     root.removeHandler(handler)
     root.setLevel(previous)
-
-
-ENV_URL = "https://contoso.crm.dynamics.com/"
 
 
 @pytest.fixture(scope="session")
@@ -183,151 +139,7 @@ def microsoft(simulator, resolver, settings, monkeypatch):
     return SimpleNamespace(sim=simulator, tenant=tenant, app=app, secret=secret, env=env, app_user=app_user)
 
 
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() == "true"
-
-
-def field_error(response, field: str) -> str:
-    """The error text a form page shows next to `field` ('' when it shows none)."""
-    import html
-    import re
-
-    found = re.search(rf'id="id_{field}_error"[^>]*>(.*?)</div>', response.content.decode(), re.S)
-    text = re.sub(r"<[^>]+>", " ", found.group(1)) if found else ""
-    return " ".join(html.unescape(text).split())
-
-
 @pytest.fixture
 def fast_password_hashing(settings):
     """A cheap hasher: the default PBKDF2 costs ~0.7 s for every user a test creates."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-# --- Connector Marketplace -------------------------------------------------------------------------------
-
-DB_FIXTURES = {"db", "transactional_db", "live_server", "django_db_reset_sequences", "django_db_serialized_rollback"}
-
-
-@pytest.fixture
-def dynamics_crm(db):
-    """The Premium Dynamics CRM connector of the catalogue (a transactional test's flush empties the catalogue)."""
-    from marketplace.models import Connector
-
-    connector, _ = Connector.objects.get_or_create(
-        slug="dynamics-crm",
-        defaults={
-            "name": "Dynamics CRM",
-            "description": "Microsoft's customer relationship management.",
-            "tier": "premium",
-            "connection_form": "connections:create",
-            "position": 10,
-        },
-    )
-    return connector
-
-
-@pytest.fixture
-def catalogue(db):
-    """The data migrations' catalogue and group. Migrations made them, but a transactional test's flush empties
-    the database, and pytest-playwright's browser parameter runs the browser tests amid the others."""
-    import importlib
-
-    from django.apps import apps
-
-    importlib.import_module("marketplace.migrations.0002_catalogue").add_catalogue(apps, None)
-    importlib.import_module("marketplace.migrations.0003_organization_administrators").add_group(apps, None)
-
-
-@pytest.fixture(autouse=True)
-def dynamics_crm_subscription(request):
-    """Every test that uses the database has a Dynamics CRM subscription, unless marked no_entitlement."""
-    uses_db = request.node.get_closest_marker("django_db") or DB_FIXTURES & set(request.fixturenames)
-    if not uses_db or request.node.get_closest_marker("no_entitlement"):
-        return None
-    import datetime as dt
-
-    from marketplace.models import Subscription
-
-    connector = request.getfixturevalue("dynamics_crm")
-    started = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
-    return Subscription.objects.create(connector=connector, started_at=started, billing_day=1)
-
-
-@pytest.fixture
-def org_admin(db):
-    """An organization administrator who is not a superuser: a member of the group the migration creates."""
-    from django.contrib.auth.models import Group, Permission
-
-    permission = Permission.objects.get(codename="manage_connectors", content_type__app_label="marketplace")
-    # get_or_create: a transactional test's flush removes the migration's group.
-    group, _ = Group.objects.get_or_create(name="Organization administrators")
-    group.permissions.add(permission)
-    user = get_user_model().objects.create_user("olga", "olga@example.com", ADMIN_PASSWORD)
-    user.groups.add(group)
-    return user
-
-
-# --- On-premises Dynamics CRM (CRM2011+) ------------------------------------------------------------------
-
-ONPREM_PASSWORD = "Pa55w.rd on-premises 42!"
-ONPREM_HTTP_HOSTS = ("crm.contoso.local", "crm2016.contoso.local", "crm2011.contoso.local", "www.contoso.local")
-ONPREM_HTTPS_HOSTS = ("crm.contoso.com", "adfs.contoso.com")
-
-
-@pytest.fixture(scope="session")
-def onprem_simulator():
-    from tests.simulator.onprem import OnPremSimulator
-
-    with OnPremSimulator() as sim:
-        yield sim
-
-
-@pytest.fixture
-def onprem(onprem_simulator, resolver, settings, monkeypatch):
-    """A company network on loopback: Dynamics CRM servers of three generations, a web server that is not
-    Dynamics, and AD FS, with the Windows account CONTOSO\\maria (a CRM user of every organization).
-
-    As an operator would for servers on a private network, OUTBOUND_ALLOWED_NETWORKS allows their address;
-    the NTLM acceptor reads its accounts from NTLM_USER_FILE.
-    """
-    sim = onprem_simulator
-    sim.reset()
-    for name in ONPREM_HTTP_HOSTS:
-        resolver.add(name, "127.0.0.1", sim.http_port)
-    for name in ONPREM_HTTPS_HOSTS:
-        resolver.add(name, "127.0.0.1", sim.https_port)
-    settings.OUTBOUND_ALLOWED_NETWORKS = [ipaddress.ip_network("127.0.0.1/32")]
-    monkeypatch.setenv("NTLM_USER_FILE", sim.users_file)
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", sim.ca_cert_path)
-    monkeypatch.setenv("CURL_CA_BUNDLE", sim.ca_cert_path)
-    maria = sim.add_windows_user("CONTOSO", "maria", ONPREM_PASSWORD, upn="maria@contoso.local")
-    servers = {
-        "crm91": sim.add_server("http://crm.contoso.local/Contoso/", generation="9.1"),
-        "crm2016": sim.add_server("http://crm2016.contoso.local/Contoso/", generation="8.1"),
-        "crm2011": sim.add_server("http://crm2011.contoso.local/Contoso/", generation="2011"),
-        "secure": sim.add_server("https://crm.contoso.com/Contoso/", generation="9.1"),
-    }
-    users = {key: sim.add_crm_user(org, maria) for key, org in servers.items()}
-    sim.trust_adfs(servers["secure"], "https://crm.contoso.com/")
-    adfs_user = sim.add_crm_user(servers["secure"], "svc-gathr@contoso.local")
-    adfs_app = sim.add_adfs_client("https://crm.contoso.com/", upn="svc-gathr@contoso.local")
-    sim.add_plain_server("www.contoso.local")
-    return SimpleNamespace(
-        sim=sim, maria=maria, password=ONPREM_PASSWORD, users=users, adfs_app=adfs_app, adfs_user=adfs_user, **servers
-    )
-
-
-def onprem_form_data(**overrides) -> dict:
-    """A valid POST for a CRM2011+ connection with NTLM (the account of the `onprem` fixture)."""
-    values = {
-        "client_id": "",
-        "client_secret": "",
-        "azure_tenant": "",
-        "url": "http://crm.contoso.local/Contoso/",
-        "crm_version": "CRM2011+",
-        "auth_scheme": "NTLM",
-        "windows_user": "CONTOSO\\maria",
-        "windows_password": ONPREM_PASSWORD,
-        **overrides,
-    }
-    return form_data(**values)

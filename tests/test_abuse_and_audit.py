@@ -8,7 +8,7 @@ from django.test import Client
 
 from audit.models import AppendOnlyError, AuditEvent
 from connections import throttle
-from tests.conftest import ADMIN_PASSWORD, TEST_SECRET, form_data
+from tests.helpers import ADMIN_PASSWORD, TEST_SECRET, form_data
 
 pytestmark = pytest.mark.django_db
 

@@ -150,3 +150,34 @@ def test_a_user_manages_their_own_private_connection_and_the_administrator_sees_
     assert clients["user"].get(f"/connections/{own.pk}/edit/").status_code == OK
     assert clients["admin"].get(f"/connections/{own.pk}/edit/").status_code == OK
     assert "Mine" in clients["admin"].get("/connections/").content.decode()
+
+
+# Without a trial or subscription: creating, editing, TESTing and signing in are refused with the gate's page
+# (after the access rules: others' private connections still do not exist for a user); the marketplace offers
+# START TRIAL and SUBSCRIBE to administrators; everything else answers as above.
+WITHOUT_ENTITLEMENT = {
+    "connections:create": {"user": FORBIDDEN, "admin": FORBIDDEN},
+    "connections:edit": {"user": FORBIDDEN, "admin": FORBIDDEN},
+    "connections:test": {"user": MISSING, "admin": FORBIDDEN},
+    "connections:sign_in": {"user": FORBIDDEN, "admin": FORBIDDEN},
+    "marketplace:start_trial": {"user": FORBIDDEN, "admin": OK},
+    "marketplace:subscribe": {"user": FORBIDDEN, "admin": OK},
+    "marketplace:unsubscribe": {"user": FORBIDDEN, "admin": REDIRECT},
+    "marketplace:notify_users": {"user": FORBIDDEN, "admin": REDIRECT},
+}
+
+
+@pytest.mark.no_entitlement
+@pytest.mark.parametrize("role", ["user", "admin"])
+def test_every_url_answers_each_role_as_expected_without_a_trial_or_subscription(role, clients, make_connection):
+    connection = make_connection(name="Admin's private", scope="private")
+    answered = {}
+    for name, pattern in all_url_names():
+        if name.startswith("admin:"):
+            continue
+        method, expected = EXPECTED[name]
+        response = getattr(clients[role], method.lower())(path_for(name, pattern, connection))
+        answered[name] = (response.status_code, WITHOUT_ENTITLEMENT.get(name, expected)[role])
+        if response.status_code == FORBIDDEN and name.startswith("connections:"):
+            assert "needs an active trial or subscription" in response.content.decode(), name
+    assert {name: got for name, (got, _) in answered.items()} == {name: want for name, (_, want) in answered.items()}

@@ -16,7 +16,7 @@ from django.test import Client
 
 from connections.dynamics import guard
 from connections.models import Connection
-from tests.conftest import form_data
+from tests.helpers import form_data
 from tests.simulator.browser import sign_in as press_sign_in
 
 SITE = "https://gathr.example.com"

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from connections.forms import ConnectionForm
 from connections.models import Connection
-from tests.conftest import TEST_SECRET, field_error, form_data
+from tests.helpers import TEST_SECRET, field_error, form_data
 
 pytestmark = pytest.mark.usefixtures("fast_password_hashing")
 

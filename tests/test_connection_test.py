@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from tests.conftest import TEST_SECRET, form_data
+from tests.helpers import TEST_SECRET, form_data
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ import pytest
 from django.core.management import call_command
 
 from connections.models import Connection
-from tests.conftest import TEST_SECRET, form_data
+from tests.helpers import TEST_SECRET, form_data
 from tests.simulator import make_certificate
 
 pytestmark = pytest.mark.django_db

@@ -27,7 +27,7 @@ from django.test import Client
 from connections import testing
 from connections.models import Connection
 from gathr_connector.settings_pending import with_pending_middleware
-from tests.conftest import form_data, in_ci
+from tests.helpers import form_data, in_ci
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 UNAVAILABLE = "The database is unavailable right now; nothing was saved."

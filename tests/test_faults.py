@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.conftest import ENV_URL, form_data
+from tests.helpers import ENV_URL, form_data
 from tests.test_connection_test import blackhole
 
 pytestmark = pytest.mark.django_db

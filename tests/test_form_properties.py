@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from connections.models import Connection
-from tests.conftest import TEST_SECRET, form_data
+from tests.helpers import TEST_SECRET, form_data
 
 pytestmark = pytest.mark.usefixtures("fast_password_hashing")
 

@@ -10,7 +10,7 @@ from django.urls import reverse
 from audit.models import Action, AuditEvent
 from connections.dynamics import dataverse
 from connections.models import AuthScheme, Connection, CrmVersion
-from tests.conftest import TEST_SECRET
+from tests.helpers import TEST_SECRET
 from tests.test_admin_forms import admin_post
 from tests.test_connection_test import good, run_test
 

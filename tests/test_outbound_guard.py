@@ -127,7 +127,7 @@ def test_a_dns_answer_that_changes_after_the_check_cannot_steer_the_connection(a
 
 
 def _rest() -> dict:
-    from tests.conftest import form_data
+    from tests.helpers import form_data
 
     data = form_data(action="test")
     return {k: v for k, v in data.items() if k not in ("client_id", "client_secret", "azure_tenant", "url")}

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import in_ci
+from tests.helpers import in_ci
 
 ROOT = Path(__file__).resolve().parents[1]
 

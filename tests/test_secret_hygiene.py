@@ -17,12 +17,11 @@ from django.http import HttpResponse
 from django.test import Client
 
 from connections import azure_ad as azure_ad_sign_in
-from connections.dynamics import certificates
 from connections.admin import ConnectionAdmin
-from connections.dynamics import check, inputs
+from connections.dynamics import certificates, check, inputs
 from connections.models import Connection
 from marketplace.models import Notification
-from tests.conftest import ADMIN_PASSWORD, ENV_URL, TEST_SECRET, USER_PASSWORD, form_data
+from tests.helpers import ADMIN_PASSWORD, ENV_URL, TEST_SECRET, USER_PASSWORD, form_data
 from tests.hygiene import (
     Browser,
     Evidence,

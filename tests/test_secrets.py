@@ -17,7 +17,7 @@ from django.views.decorators.debug import sensitive_variables
 from connections import crypto, testing
 from connections.admin import ConnectionAdmin
 from connections.models import Connection
-from tests.conftest import form_data
+from tests.helpers import form_data
 
 pytestmark = pytest.mark.usefixtures("fast_password_hashing")
 

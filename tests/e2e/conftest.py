@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import in_ci
+from tests.helpers import in_ci
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -54,7 +54,7 @@ def screenshot(page):
 
 @pytest.fixture
 def signed_in_page(page, live_server, admin_user):
-    from tests.conftest import ADMIN_PASSWORD
+    from tests.helpers import ADMIN_PASSWORD
 
     page.goto(f"{live_server.url}/accounts/login/")
     page.get_by_label("Username").fill(admin_user.username)

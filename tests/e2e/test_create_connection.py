@@ -5,7 +5,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import TEST_SECRET
+from tests.helpers import TEST_SECRET
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

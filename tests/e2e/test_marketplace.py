@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core import mail
 from playwright.sync_api import expect
 
-from tests.conftest import USER_PASSWORD
+from tests.helpers import USER_PASSWORD
 
 pytestmark = [
     pytest.mark.browser,
@@ -71,7 +71,7 @@ def test_an_admin_starts_the_trial_and_notifies_the_users(signed_in_page, live_s
 def test_a_user_requests_access_and_the_admin_is_notified(
     page, live_server, maria, admin_user, make_connection, screenshot
 ):
-    from tests.conftest import ADMIN_PASSWORD
+    from tests.helpers import ADMIN_PASSWORD
 
     make_connection(name="Contoso Sales", scope="organization")  # shared, so Maria sees it
     sign_in(page, live_server, "maria", USER_PASSWORD)

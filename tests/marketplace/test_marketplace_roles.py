@@ -11,7 +11,7 @@ from marketplace import entitlements
 from marketplace.models import AccessRequest, Connector, Notification, Subscription, Trial
 from marketplace.notify import administrators
 from marketplace.roles import MANAGE_CONNECTORS
-from tests.marketplace_helpers import T0, given, signed_in_at
+from tests.marketplace.helpers import T0, given, signed_in_at
 
 pytestmark = [
     pytest.mark.django_db,

@@ -12,7 +12,8 @@ from django.urls import reverse
 
 from connections import views
 from connections.models import Connection
-from tests.conftest import TEST_SECRET, field_error, form_data, onprem_form_data
+from tests.helpers import TEST_SECRET, field_error, form_data
+from tests.onprem.helpers import onprem_form_data
 
 pytestmark = pytest.mark.usefixtures("fast_password_hashing")
 

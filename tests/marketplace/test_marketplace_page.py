@@ -10,14 +10,14 @@ from django.test.utils import CaptureQueriesContext
 
 from marketplace import entitlements
 from marketplace.models import Connector
-from tests.marketplace_helpers import DAY, T0, section, signed_in_at, text_of, tile
+from tests.marketplace.helpers import DAY, T0, section, signed_in_at, text_of, tile
 
 pytestmark = [
     pytest.mark.django_db,
     pytest.mark.no_entitlement,
     pytest.mark.usefixtures("fast_password_hashing", "catalogue"),
 ]
-TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 STANDARD = ["Amazon S3", "Azure Blob Storage", "PostgreSQL", "MySQL", "Apache Kafka", "SFTP"]
 
 

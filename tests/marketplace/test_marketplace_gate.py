@@ -9,8 +9,8 @@ from django.core.management import call_command
 
 from connections.models import Connection
 from marketplace import entitlements
-from tests.conftest import form_data
-from tests.marketplace_helpers import SENTENCE, T0, given, signed_in_at, text_of
+from tests.helpers import form_data
+from tests.marketplace.helpers import SENTENCE, T0, given, signed_in_at, text_of
 
 pytestmark = [pytest.mark.django_db, pytest.mark.no_entitlement, pytest.mark.usefixtures("fast_password_hashing")]
 REFUSAL = "Creating, editing and testing Dynamics CRM connections needs an active trial or subscription"

@@ -11,7 +11,7 @@ import pytest
 
 from connections.dynamics import http
 from connections.models import Connection
-from tests.conftest import ONPREM_PASSWORD, onprem_form_data
+from tests.onprem.helpers import ONPREM_PASSWORD, onprem_form_data
 
 pytestmark = pytest.mark.django_db
 

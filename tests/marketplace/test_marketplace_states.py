@@ -10,7 +10,7 @@ import time_machine
 from marketplace import entitlements
 from marketplace.catalogue import DYNAMICS_CRM
 from marketplace.entitlements import next_billing_date
-from tests.marketplace_helpers import DAY, STATES, T0, given, section, signed_in_at, text_of, tile
+from tests.marketplace.helpers import DAY, STATES, T0, given, section, signed_in_at, text_of, tile
 
 pytestmark = [
     pytest.mark.django_db,

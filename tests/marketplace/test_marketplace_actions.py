@@ -14,7 +14,7 @@ from django.db import connections
 
 from marketplace import entitlements, notify
 from marketplace.models import Notification, Subscription, Trial
-from tests.marketplace_helpers import DAY, T0, given, signed_in_at, text_of
+from tests.marketplace.helpers import DAY, T0, given, signed_in_at, text_of
 
 pytestmark = [pytest.mark.no_entitlement, pytest.mark.usefixtures("fast_password_hashing")]
 

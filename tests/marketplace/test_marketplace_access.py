@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core import mail
 
 from marketplace.models import AccessRequest, Notification
-from tests.marketplace_helpers import DAY, HOUR, SENTENCE, T0, given, signed_in_at, text_of, tile
+from tests.marketplace.helpers import DAY, HOUR, SENTENCE, T0, given, signed_in_at, text_of, tile
 
 pytestmark = [pytest.mark.django_db, pytest.mark.no_entitlement, pytest.mark.usefixtures("fast_password_hashing")]
 SENT = "Your request was sent to your administrators."
