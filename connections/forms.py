@@ -6,9 +6,8 @@ from crispy_forms.layout import HTML, Div, Field, Layout
 from django import forms
 from django.core.exceptions import ValidationError
 
-from connections.dynamics import certificates
 from connections.callback_url import check_callback_url
-from connections.dynamics import inputs
+from connections.dynamics import certificates, inputs
 from connections.fields import checked, write_only_secret
 from connections.form_schemes import PASSWORD_STORED_HELP, SCHEME_ERROR_MESSAGES, SchemeRules
 from connections.models import AuthScheme, Connection, CredentialType, CrmVersion, Scope

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import msal
 import requests
 
-from connections.dynamics.certificates import CertificateCredential
 from connections.dynamics import http
+from connections.dynamics.certificates import CertificateCredential
 from connections.dynamics.clouds import Cloud
 from connections.dynamics.errors import CheckError, entra_error
 

@@ -8,8 +8,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from connections.dynamics.certificates import CertificateCredential
 from connections.dynamics import classify, guard, http
+from connections.dynamics.certificates import CertificateCredential
 from connections.dynamics.errors import CheckError, OutboundBlockedError
 from connections.dynamics.schemes import SERVICE_PRINCIPAL
 
