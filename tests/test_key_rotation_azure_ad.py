@@ -10,8 +10,9 @@ from django.test import Client
 
 from connections import crypto
 from connections.models import Connection
+from tests.azure_ad_helpers import add_delegated_connection, sign_in
 from tests.conftest import form_data
-from tests.test_azure_ad import CALLBACK, SITE, UPN, deliver, microsoft_answer, three_hours_later
+from tests.test_azure_ad import CALLBACK, three_hours_later
 
 OLD, NEW = (Fernet.generate_key().decode() for _ in range(2))
 
@@ -19,24 +20,9 @@ OLD, NEW = (Fernet.generate_key().decode() for _ in range(2))
 @pytest.fixture
 def signed_in_under_the_old_key(microsoft, settings, make_connection, admin_client):
     """An AzureAD connection whose client secret and token cache were both encrypted with OLD."""
-    settings.SITE_URL = SITE
-    settings.ALLOWED_HOSTS = ["testserver", "gathr.example.com"]
     settings.FIELD_ENCRYPTION_KEY = [OLD]
-    sim = microsoft.sim
-    microsoft.person = sim.add_user(microsoft.tenant.tenant_id, upn=UPN, display_name="Maria Garcia")
-    sim.add_redirect_uri(microsoft.app.client_id, CALLBACK)
-    microsoft.member = sim.add_dataverse_user(microsoft.env.url, microsoft.person.object_id)
-    microsoft.saved = make_connection(
-        name="Contoso delegated",
-        client_id=microsoft.app.client_id,
-        azure_tenant=microsoft.tenant.tenant_id,
-        url=microsoft.env.url,
-        client_secret=microsoft.secret.value,
-        auth_scheme="AzureAD",
-        callback_url=CALLBACK,
-    )
-    page = deliver(admin_client, microsoft_answer(admin_client, microsoft.saved))
-    assert "Signed in to Microsoft as Maria Garcia" in page
+    add_delegated_connection(microsoft, settings, make_connection)
+    assert "Signed in to Microsoft as Maria Garcia" in sign_in(admin_client, microsoft)
     return microsoft
 
 
