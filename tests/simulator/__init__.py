@@ -41,7 +41,9 @@ Knobs: ``require_admin_consent`` (65001), ``set_access_token_lifetime``
 (default 3599, also for app tokens), ``set_refresh_token_lifetime`` (inactivity,
 700082), ``set_refresh_token_rotation(rotate=True, revoke_old=False)`` (Entra's
 default; a revoked old token gets 70008), ``revoke_refresh_tokens`` (50173),
-``require_interaction`` (50076). Inspect with ``issued_refresh_tokens``,
+``require_interaction`` (50076). For apps: ``disable_app`` (7000112, until enabled again) and
+``set_aadsts(code)``, which makes the token endpoint answer once with a documented AADSTS error that the
+directory cannot reach by itself (see ``aadsts.DOCUMENTED``). Inspect with ``issued_refresh_tokens``,
 ``newest_refresh_token``, ``refresh_grants``, ``refresh_count``. All expiry
 follows ``sim.now()`` (``sim.advance()`` and time_machine).
 """

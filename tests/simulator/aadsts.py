@@ -33,6 +33,7 @@ EXPIRED_SECRET = (
     "create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate "
     "credentials for added security: https://aka.ms/certCreds."
 )
+APP_DISABLED = "Application '{client_id}'({name}) is disabled."
 NO_CREDENTIAL = "The request body must contain the following parameter: 'client_assertion' or 'client_secret'."
 MISSING_PARAMETER = "The request body must contain the following parameter: '{name}'."
 POST_ONLY = "The endpoint only accepts POST requests. Received a {method} request."
@@ -135,6 +136,21 @@ MFA_REQUIRED = (
 MULTIPLE_RESOURCES = (
     "Provided value for the input parameter scope is not valid because it contains more than one resource. "
     "Scope {scope} is not valid."
+)
+MFA_ENROLLMENT_REQUIRED = (
+    "Due to a configuration change made by your administrator, or because you moved to a new location, you "
+    "must enroll in multi-factor authentication to access '{resource_app_id}'."
+)
+MFA_EXPIRED = (
+    "Presented multi-factor authentication has expired due to policies configured by your administrator, you "
+    "must refresh your multi-factor authentication to access '{resource_app_id}'."
+)
+EXTERNAL_CHALLENGE = (
+    "External security challenge not satisfied. User will be redirected to another page or authentication "
+    "provider to satisfy additional authentication challenges."
+)
+BLOCKED_BY_CONDITIONAL_ACCESS = (
+    "Access has been blocked by Conditional Access policies. The access policy does not allow token issuance."
 )
 
 # For statuses forced by Simulator.set_responses on an authority host.
@@ -239,3 +255,45 @@ def forced_error(status: int) -> EntraError:
     if status >= 500:
         return EntraError(status, "temporarily_unavailable", 90033, TRANSIENT)
     return EntraError(status, "invalid_request", 90033, f"HTTP {status} forced by the simulator.")
+
+
+# The errors Simulator.set_aadsts makes the token endpoint answer with, for situations the directory cannot
+# reach by itself: code -> (HTTP status, error, description, suberror), as Microsoft sends them.
+DOCUMENTED: dict[int, tuple[int, str, str, str | None]] = {
+    7000112: (400, "unauthorized_client", APP_DISABLED, None),
+    700023: (401, "invalid_client", ASSERTION_AUDIENCE, None),
+    50027: (400, "invalid_request", MALFORMED_JWT, None),
+    70011: (400, "invalid_scope", SCOPE_INVALID, None),
+    1002012: (400, "invalid_scope", SCOPE_NOT_DEFAULT, None),
+    65001: (400, "invalid_grant", NOT_CONSENTED, "consent_required"),
+    70000: (400, "invalid_grant", GRANT_INVALID, None),
+    54005: (400, "invalid_grant", CODE_REDEEMED, None),
+    50076: (400, "invalid_grant", MFA_REQUIRED, "basic_action"),
+    50078: (400, "invalid_grant", MFA_EXPIRED, "basic_action"),
+    50079: (400, "invalid_grant", MFA_ENROLLMENT_REQUIRED, "basic_action"),
+    50158: (400, "interaction_required", EXTERNAL_CHALLENGE, None),
+    53003: (400, "invalid_grant", BLOCKED_BY_CONDITIONAL_ACCESS, "message_only"),
+    500112: (400, "invalid_grant", REPLY_ADDRESS_CHANGED, None),
+}
+DYNAMICS_CRM_APP_ID = "00000007-0000-0000-c000-000000000000"
+
+
+class _Blank(dict):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def documented_error(code: int, form: dict[str, str], app_name: str = "") -> EntraError:
+    """AADSTS``code`` of :data:`DOCUMENTED`, its description filled in from the token request's form."""
+    status, error, text, suberror = DOCUMENTED[code]
+    scope = form.get("scope", "")
+    values = _Blank(
+        client_id=form.get("client_id", ""),
+        name=app_name,
+        app_name=app_name,
+        scope=scope,
+        resource_app_id=DYNAMICS_CRM_APP_ID,
+        given=form.get("redirect_uri", ""),
+        expected=form.get("redirect_uri", ""),
+    )
+    return EntraError(status, error, code, text.format_map(values), suberror)

@@ -172,6 +172,13 @@ class EntraService:
                 700016,
                 aadsts.APP_NOT_FOUND.format(client_id=client_id, tenant_name=ctx.tenant.display_name),
             )
+        if not app.enabled:
+            raise EntraError(
+                400,
+                "unauthorized_client",
+                7000112,
+                aadsts.APP_DISABLED.format(client_id=app.client_id, name=app.display_name),
+            )
         assertion = ctx.form.get("client_assertion")
         if assertion:
             if ctx.form.get("client_assertion_type") != JWT_BEARER:

@@ -25,6 +25,7 @@ class Forced:
     status: int
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes | dict | str | None = None
+    aadsts: int | None = None  # answer with this documented AADSTS error (Entra's body, ids and timestamp)
 
 
 @dataclass

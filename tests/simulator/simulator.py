@@ -195,6 +195,20 @@ class Simulator(UserApi):
         redirect = Forced(status, {"Location": location}, b"")
         self.knobs.add(Rule("redirect", host, path, redirect=redirect, remaining=times))
 
+    def set_aadsts(self, code: int, host=None, path="/oauth2/v2.0/token", times: int = 1) -> None:
+        """Answer the next ``times`` matching requests with AADSTS``code`` exactly as Entra sends it (status,
+        ``error``, ``error_description``, ``error_codes``, trace and correlation ids, timestamp); the codes are
+        those of :data:`.aadsts.DOCUMENTED`, for situations the directory cannot reach by itself."""
+        if code not in aadsts.DOCUMENTED:
+            raise ValueError(f"AADSTS{code} is not in aadsts.DOCUMENTED; add it there as Microsoft sends it")
+        status = aadsts.DOCUMENTED[code][0]
+        entries = deque(Forced(status, aadsts=code) for _ in range(times))
+        self.knobs.add(Rule("respond", host, path, responses=entries))
+
+    def disable_app(self, client_id, disabled: bool = True) -> None:
+        """Like switching off "Enabled for users to sign in": token requests fail with AADSTS7000112."""
+        self.directory._app(client_id).enabled = not disabled
+
     def clear_knobs(self) -> None:
         self.knobs.clear()
 
@@ -218,6 +232,11 @@ class Simulator(UserApi):
 
     def _forced(self, request: Request, forced: Forced) -> Response:
         body = forced.body
+        if forced.aadsts is not None:
+            form = request.form()
+            app = self.directory.find_app_in_cloud(form.get("client_id", ""), request.host)
+            error = aadsts.documented_error(forced.aadsts, form, app.display_name if app else "")
+            return self.entra.error(request, error, forced.headers)
         if isinstance(body, dict):
             return Response.json(forced.status, body, forced.headers)
         if body is not None:

@@ -119,6 +119,7 @@ class App:
     subject_trusts: list[SubjectNameTrust] = field(default_factory=list)
     redirect_uris: list[str] = field(default_factory=list)  # "Web" platform redirect URIs
     admin_consent_required: bool = False  # users cannot consent: code redemption fails with AADSTS65001
+    enabled: bool = True  # the enterprise application's "Enabled for users to sign in"
 
 
 @dataclass
