@@ -15,6 +15,7 @@ from connections import azure_ad, throttle
 from connections.credentials import CREDENTIAL_FIELDS, params_for
 from connections.crypto import SecretDecryptionError
 from connections.dynamics import check
+from connections.dynamics.delegated import SIGN_IN_AGAIN_HINT
 from connections.limits import test_limits
 from connections.models import Connection
 from marketplace import gate
@@ -72,7 +73,11 @@ def run_check(connection: Connection, secret: str = "", certificate=None, passwo
     if not connection.is_delegated or not connection.pk:
         return check.run(params, test_limits())
     with azure_ad.locked_token_cache(connection.pk) as stored:
-        result = check.run(dataclasses.replace(params, token_cache=stored.get_token_cache()), test_limits())
+        try:
+            token_cache = stored.get_token_cache()
+        except SecretDecryptionError as error:  # a lost key: only a new sign-in makes a cache it can read
+            return check.not_run("sign_in_required", str(error), SIGN_IN_AGAIN_HINT, **steps)
+        result = check.run(dataclasses.replace(params, token_cache=token_cache), test_limits())
         if result.updated_token_cache:
             azure_ad.store_token_cache(stored, result.updated_token_cache)
     return result

@@ -16,7 +16,8 @@ from marketplace import access_requests
 from marketplace.entitlements import ConnectorStatus, State, status_for, when
 from marketplace.roles import MANAGE_CONNECTORS
 
-# What a refused POST was trying to do, by the connection form's "action" button (a saved TEST has none).
+# What a refused POST was trying to do: by the view's URL name, else by the connection form's "action" button.
+REFUSED_VIEWS = {"sign_in": "Sign in with Microsoft", "test": "TEST"}
 REFUSED_ACTIONS = {"test": "TEST", "create": "CREATE", "save": "SAVE"}
 
 
@@ -117,5 +118,6 @@ def refuse(request: HttpRequest, refusal: GateRefusal) -> HttpResponse:
         html = render_to_string("marketplace/_gate_notice.html", context, request=request)
         return JsonResponse({"ok": False, "message": refusal.message, "html": html}, status=403)
     if request.method == "POST":
-        context["refused_action"] = REFUSED_ACTIONS.get(request.POST.get("action", "test"), "TEST")
+        view = request.resolver_match.url_name if request.resolver_match else ""
+        context["refused_action"] = REFUSED_VIEWS.get(view) or REFUSED_ACTIONS.get(request.POST.get("action"), "TEST")
     return render(request, "marketplace/gate.html", context, status=403)

@@ -7,7 +7,7 @@ import pytest
 
 from audit.models import AuditEvent
 from connections.models import Connection
-from tests.marketplace_helpers import text_of
+from tests.marketplace.helpers import text_of
 
 pytestmark = pytest.mark.django_db
 

@@ -21,7 +21,7 @@ from connections.dynamics.delegated import SIGN_IN_AGAIN_CODES
 from connections.dynamics.errors import ENTRA_ADVICE
 from connections.models import Connection
 from tests.azure_ad_helpers import add_delegated_connection, sign_in
-from tests.conftest import form_data
+from tests.helpers import form_data
 from tests.simulator import make_certificate
 from tests.test_azure_ad import deliver, microsoft_answer, three_hours_later
 from tests.test_connection_test import good

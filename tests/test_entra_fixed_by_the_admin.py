@@ -9,8 +9,8 @@ import datetime as dt
 import pytest
 import time_machine
 
-from tests.conftest import form_data
-from tests.marketplace_helpers import text_of
+from tests.helpers import form_data
+from tests.marketplace.helpers import text_of
 from tests.test_connection_test import good
 
 pytestmark = pytest.mark.django_db

@@ -11,7 +11,7 @@ from django.test import Client
 from connections import crypto
 from connections.models import Connection
 from tests.azure_ad_helpers import add_delegated_connection, sign_in
-from tests.conftest import form_data
+from tests.helpers import form_data
 from tests.test_azure_ad import CALLBACK, three_hours_later
 
 OLD, NEW = (Fernet.generate_key().decode() for _ in range(2))
@@ -70,12 +70,6 @@ def test_after_rotation_a_signed_in_connection_still_tests_and_refreshes(
     assert microsoft.sim.newest_refresh_token(microsoft.person.object_id) in stored(microsoft).get_token_cache()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=crypto.SecretDecryptionError,
-    reason="connections/services.py run_check(): a token cache no configured key decrypts raises "
-    "SecretDecryptionError out of locked_token_cache (HTTP 500) instead of asking to sign in again",
-)
 def test_a_token_cache_no_key_reads_asks_to_sign_in_again_after_the_secret_is_entered_again(
     signed_in_under_the_old_key, settings, admin_client
 ):

@@ -13,9 +13,10 @@ import pytest
 from django.http import HttpResponse
 
 from connections.models import Connection
-from tests.conftest import form_data, onprem_form_data
 from tests.fragments import MIN_RUN, fragments, windows
+from tests.helpers import form_data
 from tests.hygiene import Browser, Evidence, log_text
+from tests.onprem.helpers import onprem_form_data
 
 pytestmark = pytest.mark.django_db
 

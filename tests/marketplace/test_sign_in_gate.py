@@ -10,7 +10,7 @@ import pytest
 
 from connections.models import Connection
 from connections.sign_in import SESSION_KEY
-from tests.marketplace_helpers import given, signed_in_at, text_of
+from tests.marketplace.helpers import given, signed_in_at, text_of
 from tests.test_azure_ad import CALLBACK, SITE
 
 pytestmark = pytest.mark.no_entitlement
@@ -70,12 +70,8 @@ def test_during_the_trial_it_sends_the_admin_to_microsoft(microsoft, dynamics_cr
     assert [entry["connection"] for entry in flows.values()] == [delegated.pk]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="marketplace/gate.py refuse(): a POST without an 'action' field is labelled TEST, so a refused "
-    "sign-in says 'TEST was refused.'",
-)
 def test_the_refusal_names_sign_in_with_microsoft_not_test(microsoft, dynamics_crm, admin_user, delegated):
     response, _ = click_sign_in(microsoft, dynamics_crm, admin_user, delegated, "no entitlement")
     page = text_of(response.content.decode())
     assert "TEST was refused" not in page
+    assert "Sign in with Microsoft was refused." in page

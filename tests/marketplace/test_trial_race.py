@@ -19,8 +19,8 @@ from django.test import Client
 from audit.models import AuditEvent
 from marketplace import entitlements
 from marketplace.models import Trial
-from tests.conftest import ADMIN_PASSWORD
-from tests.marketplace_helpers import T0, text_of
+from tests.helpers import ADMIN_PASSWORD
+from tests.marketplace.helpers import T0, text_of
 
 pytestmark = [pytest.mark.no_entitlement, pytest.mark.usefixtures("fast_password_hashing")]
 
