@@ -71,12 +71,14 @@ def steps_for(crm_version: str = CRM_ONLINE, auth_scheme: str = "") -> tuple[tup
     return flow_for(crm_version).steps_for(auth_scheme)
 
 
-def run(params: CheckParams, limits: http.Limits) -> CheckResult:
-    """TEST a connection against Microsoft Entra ID and the Dataverse Web API, or an on-premises server."""
+def run(params: CheckParams, limits: http.Limits, progress=None) -> CheckResult:
+    """TEST a connection against Microsoft Entra ID and the Dataverse Web API, or an on-premises server.
+
+    `progress`, if given, is called with the steps each time one starts or ends."""
     started = time.monotonic()
     flow = flow_for(params.crm_version)
     with http.budget(limits) as deadline:
-        runner = StepRunner(flow.steps_for(params.auth_scheme), deadline, on_premises=flow is onprem)
+        runner = StepRunner(flow.steps_for(params.auth_scheme), deadline, flow is onprem, progress)
         try:
             available = flow.check(params, runner)
             result = CheckResult(ok=True, steps=runner.steps, message=f"{AVAILABLE}: {available.text}")

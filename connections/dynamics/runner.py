@@ -44,7 +44,7 @@ class CheckParams:
 class StepResult:
     key: str
     label: str
-    status: str = "skipped"  # ok, failed, warning, skipped
+    status: str = "skipped"  # running, ok, failed, warning, skipped
     elapsed: float = 0.0
     detail: str = ""
 
@@ -60,11 +60,19 @@ class Available:
 class StepRunner:
     """The state of one TEST: its steps, its deadline, and msal's updated token cache (AzureAD)."""
 
-    def __init__(self, steps: tuple[tuple[str, str], ...], deadline: http.Deadline, on_premises: bool = False):
+    def __init__(
+        self,
+        steps: tuple[tuple[str, str], ...],
+        deadline: http.Deadline,
+        on_premises: bool = False,
+        progress: Callable[[list["StepResult"]], None] | None = None,
+    ):
         self.steps = [StepResult(key, label) for key, label in steps]
         self.deadline = deadline
         self.on_premises = on_premises
         self.updated_token_cache: str | None = None
+        # Told the steps each time one starts or ends (a background TEST shows them as they finish).
+        self.progress = progress or (lambda steps: None)
 
     def step(self, key: str) -> StepResult:
         return next(step for step in self.steps if step.key == key)
@@ -72,6 +80,8 @@ class StepRunner:
     def do[T](self, key: str, url: str, action: Callable[[], T]) -> T:
         """Run one step, timing it; a library error becomes a CheckError naming the step, a bug stays a bug."""
         step = self.step(key)
+        step.status = "running"
+        self.progress(self.steps)
         started = time.monotonic()
         try:
             value = action()
@@ -88,7 +98,9 @@ class StepRunner:
             raise
         finally:
             step.elapsed = time.monotonic() - started
-        step.status = "ok"
+            if step.status == "running":
+                step.status = "ok"
+            self.progress(self.steps)
         return value
 
     def optional(self, key: str, url: str, action: Callable[[], str]) -> str:
