@@ -1,4 +1,5 @@
-# make run: first run creates .venv, installs, migrates SQLite, creates the first admin, serves on :8000.
+# make run: first run creates .venv, installs, migrates SQLite, creates the first admin, then serves on :8000 and
+# runs the TEST worker beside it (Procfile; Ctrl-C stops both).
 # make test: the whole suite (SQLite by default; DATABASE_URL=postgres://... for PostgreSQL).
 
 VENV ?= .venv
@@ -32,9 +33,7 @@ run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py ensure_admin
 	$(PY) manage.py collectstatic --noinput --verbosity 0
-	$(VENV)/bin/gunicorn gathr_connector.wsgi:application \
-		--bind $(HOST):$(PORT) --workers $(WORKERS) --threads $(THREADS) --worker-class gthread \
-		--timeout $(WEB_TIMEOUT) --graceful-timeout 30 --access-logfile - --forwarded-allow-ips 127.0.0.1
+	HOST=$(HOST) WORKERS=$(WORKERS) THREADS=$(THREADS) $(VENV)/bin/honcho --procfile Procfile start --port $(PORT)
 
 test: install-dev
 	@./scripts/ensure-chromium

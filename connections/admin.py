@@ -4,9 +4,10 @@ from django.contrib import admin, messages
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
-from connections import testing
+from connections import background, throttle
 from connections.forms import FIELD_ORDER, SENSITIVE_FIELDS, ConnectionForm
 from connections.models import Connection
+from connections.runs import RunSource
 from marketplace import gate
 
 
@@ -75,11 +76,23 @@ class ConnectionAdmin(admin.ModelAdmin):
 
     @admin.action(description="TEST selected connections")
     def test_selected(self, request, queryset):
+        """Queue a TEST of each selected connection; each result shows in the list once its TEST ends."""
+        queued = []
         for connection in queryset:
             try:
-                result = testing.test_saved(connection, request.user, rate_limited=False)
+                run = background.start_saved(connection, request.user, RunSource.ADMIN)
             except gate.ConnectorUnavailableError as unavailable:
                 self.message_user(request, unavailable.refusal.html, messages.ERROR)
                 return
-            level = messages.SUCCESS if result.ok else messages.ERROR
-            self.message_user(request, f"{connection.name}: {result.summary}", level)
+            except (throttle.TestRefusedError, background.QueueUnavailableError) as refused:
+                self.message_user(request, f"{connection.name}: {refused}", messages.WARNING)
+                continue
+            result = background.result_of(run)
+            if result is None:
+                queued.append(connection.name)
+            else:
+                level = messages.SUCCESS if result.ok else messages.ERROR
+                self.message_user(request, f"{connection.name}: {result.summary}", level)
+        if queued:
+            names = ", ".join(queued)
+            self.message_user(request, f"TEST queued for {names}: the Last TEST column shows each result when it ends.")

@@ -12,6 +12,7 @@ from django.utils import timezone
 from connections import crypto
 from connections.dynamics import schemes
 from connections.dynamics.certificates import CertificateCredential
+from connections.runs import TestRun  # noqa: F401 - the background TEST's model, in a module of its own
 
 
 class CrmVersion(models.TextChoices):

@@ -1,10 +1,9 @@
-"""Abuse limits for TEST: a rate per user and per target host, and one TEST at a time per user and target.
+"""Abuse limits for TEST: a rate per user and per target host (one TEST at a time per connection is TestRun's rule).
 
 Counters live in Django's cache (Redis in production via CACHE_URL, so every worker shares them).
 """
 
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -60,15 +59,3 @@ def check_rate(user_id: int, url: str) -> None:
                 _retry_after(),
             )
         )
-
-
-@contextmanager
-def one_at_a_time(user_id: int, target: str):
-    """Refuse a second TEST of the same target by the same user while the first is running."""
-    key = f"test-running:{user_id}:{target}"
-    if not cache.add(key, 1, timeout=int(settings.TEST_TOTAL_TIMEOUT) + 5):
-        raise TestRefusedError(ThrottleRefusal("A TEST of this connection is already running: wait for its result.", 5))
-    try:
-        yield
-    finally:
-        cache.delete(key)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from connections import sign_in, views
+from connections import run_views, sign_in, views
 from marketplace.catalogue import DYNAMICS_CRM
 from marketplace.gate import requires_connector
 
@@ -18,7 +18,8 @@ urlpatterns = [
     path("<int:pk>/edit/", gated(views.connection_edit), name="edit"),
     path("<int:pk>/delete/", views.connection_delete, name="delete"),
     # The TEST use case applies the gate itself (connections/testing.py), for the admin and the command too.
-    path("<int:pk>/test/", views.connection_test, name="test"),
+    path("<int:pk>/test/", run_views.connection_test, name="test"),
+    path("tests/<uuid:run_id>/", run_views.test_run, name="test_run"),
     path("<int:pk>/sign-in/", gated(sign_in.sign_in), name="sign_in"),
     path("<int:pk>/sign-out/", sign_in.sign_out, name="sign_out"),
 ]

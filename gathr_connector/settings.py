@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "axes",
+    "huey.contrib.djhuey",
     "connections",
     "marketplace",
     "audit",
@@ -289,6 +290,34 @@ if TEST_TOTAL_TIMEOUT >= WEB_TIMEOUT:
 TEST_RATE_PER_USER = _number("TEST_RATE_PER_USER", 20, low=0, high=100000, cast=int, unit="TESTs a minute")
 TEST_RATE_PER_HOST = _number("TEST_RATE_PER_HOST", 30, low=0, high=100000, cast=int, unit="TESTs a minute")
 
+# Background TESTs (Huey; docs/decisions/0001-task-engine.md). One machine: a SQLite file beside the database, no
+# extra service. Several machines: Redis (redis://host:6379/1), shared by every app server and worker.
+TASK_QUEUE_URL = env.str("TASK_QUEUE_URL", default=f"sqlite:///{BASE_DIR / 'tasks.sqlite3'}")
+TEST_WORKERS = _number("TEST_WORKERS", 4, low=0, high=64, cast=int, unit="threads")
+
+
+def _huey(url: str, workers: int) -> dict:
+    """Huey's settings for the queue at `url`: the same task code runs on either storage."""
+    common = {"name": "gathr-connector", "immediate": False, "results": False, "utc": True}
+    # An idle worker looks at the SQLite queue at least every 0.25 s (Redis wakes it at once).
+    consumer = {"workers": workers, "worker_type": "thread", "initial_delay": 0.05, "max_delay": 0.25, "verbose": False}
+    scheme = url.partition("://")[0]
+    if scheme == "sqlite":
+        path = url.removeprefix("sqlite:///")
+        if not path or path == url:
+            raise ImproperlyConfigured("TASK_QUEUE_URL: write sqlite:////absolute/path/tasks.sqlite3.")
+        return {**common, "huey_class": "huey.SqliteHuey", "filename": path, "strict_fifo": True, "consumer": consumer}
+    if scheme in ("redis", "rediss"):
+        # Fail fast when Redis is down or hung: a TEST then says it cannot start, the pages go on answering.
+        # (redis-py reads these from the URL; Huey refuses a URL and connection parameters together.)
+        timeouts = "socket_connect_timeout=1&socket_timeout=5"
+        url = f"{url}{'&' if '?' in url else '?'}{timeouts}"
+        return {**common, "huey_class": "huey.PriorityRedisHuey", "url": url, "consumer": consumer}
+    raise ImproperlyConfigured(f"TASK_QUEUE_URL must start with sqlite:/// or redis://, not {scheme or url!r}.")
+
+
+HUEY = _huey(TASK_QUEUE_URL, TEST_WORKERS)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -300,5 +329,6 @@ LOGGING = {
         "urllib3": {"level": "WARNING"},
         "msal": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
+        "huey": {"level": "WARNING"},
     },
 }

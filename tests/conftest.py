@@ -22,6 +22,16 @@ pytest_plugins = ["tests.marketplace.fixtures", "tests.onprem.fixtures"]
 
 
 @pytest.fixture(autouse=True)
+def tasks_run_inline():
+    """Huey's immediate mode: a queued TEST runs at once, in the thread that queued it (tests/test_worker.py runs
+    the real worker)."""
+    from huey.contrib.djhuey import HUEY
+
+    HUEY.immediate = True
+    yield HUEY
+
+
+@pytest.fixture(autouse=True)
 def plain_static_files(settings):
     """Serve static files without collectstatic's manifest (production uses whitenoise's)."""
     settings.STORAGES = {

@@ -7,7 +7,7 @@ import time_machine
 from django.test import Client
 
 from audit.models import AppendOnlyError, AuditEvent
-from connections import throttle
+from connections.runs import RunState, TestRun
 from tests.helpers import ADMIN_PASSWORD, TEST_SECRET, form_data
 
 pytestmark = pytest.mark.django_db
@@ -62,13 +62,22 @@ def test_test_is_rate_limited_per_target_host(admin_client, make_connection, set
     assert statuses == [200, 200, 429]
 
 
-def test_a_second_test_while_one_runs_is_refused(admin_client, admin_user, make_connection):
-    connection = make_connection()
-    with throttle.one_at_a_time(admin_user.pk, f"connection:{connection.pk}"):  # the first click's TEST
-        answer = admin_client.post(f"/connections/{connection.pk}/test/", HTTP_ACCEPT="application/json")
-    assert answer.status_code == 429
-    assert "already running" in answer.json()["message"]
-    assert admin_client.post(f"/connections/{connection.pk}/test/").status_code == 302  # once it ended
+def test_a_second_test_while_one_runs_is_refused(admin_client, user, make_connection, tasks_run_inline):
+    connection = make_connection(scope="organization")
+    tasks_run_inline.immediate = False  # the first click's TEST stays queued: no worker runs here
+    try:
+        first = admin_client.post(f"/connections/{connection.pk}/test/", HTTP_ACCEPT="application/json")
+        assert first.status_code == 200 and first.json()["state"] == "queued"
+        other = Client()
+        other.force_login(user)
+        for browser in (admin_client, other):  # the same person again, or a colleague: one TEST at a time
+            answer = browser.post(f"/connections/{connection.pk}/test/", HTTP_ACCEPT="application/json")
+            assert answer.status_code == 429
+            assert "already running" in answer.json()["message"]
+    finally:
+        tasks_run_inline.immediate = True
+    TestRun.objects.filter(connection=connection).update(state=RunState.FINISHED)  # the first one ended
+    assert admin_client.post(f"/connections/{connection.pk}/test/").status_code == 302
 
 
 def test_the_form_test_is_limited_too_and_keeps_the_typed_values(admin_client, settings):

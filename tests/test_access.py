@@ -28,6 +28,8 @@ EXPECTED = {
     "connections:test": ("POST", {"user": MISSING, "admin": REDIRECT}),
     "connections:sign_in": ("POST", {"user": MISSING, "admin": MISSING}),  # not an AzureAD connection
     "connections:sign_out": ("POST", {"user": MISSING, "admin": REDIRECT}),
+    # A TEST exists for the user who started it only (tests/test_background.py): an unknown id is 404 for all.
+    "connections:test_run": ("GET", {"user": MISSING, "admin": MISSING}),
     "connections:oauth_callback": ("GET", {"user": BAD, "admin": BAD}),
     "audit:trail": ("GET", {"user": FORBIDDEN, "admin": OK}),
     "marketplace:index": ("GET", {"user": OK, "admin": OK}),
@@ -40,7 +42,13 @@ EXPECTED = {
     "marketplace:notify_users": ("GET", {"user": FORBIDDEN, "admin": OK}),
     "marketplace:request_access": ("POST", {"user": REDIRECT, "admin": REDIRECT}),
 }
-ARGUMENTS = {"pk": "connection", "slug": "dynamics-crm", "object_id": "connection", "app_label": "connections"}
+ARGUMENTS = {
+    "pk": "connection",
+    "slug": "dynamics-crm",
+    "object_id": "connection",
+    "app_label": "connections",
+    "run_id": "00000000-0000-4000-8000-000000000000",
+}
 
 
 def all_url_names(resolver=None, namespace=""):

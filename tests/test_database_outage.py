@@ -24,7 +24,7 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.db import OperationalError, connection, connections
 from django.test import Client
 
-from connections import testing
+from connections import background
 from connections.models import Connection
 from gathr_connector.settings_pending import with_pending_middleware
 from tests.helpers import form_data, in_ci
@@ -64,7 +64,7 @@ def test_it_answers_a_form_post_the_database_refuses_with_503(admin_client, monk
 
 @pytest.mark.usefixtures("outage_middleware")
 def test_it_answers_a_test_with_json_the_form_script_can_show(admin_client, monkeypatch):
-    monkeypatch.setattr(testing, "run_check", failing)
+    monkeypatch.setattr(background, "start_unsaved", failing)
     response = admin_client.post("/connections/new/", form_data(action="test"), HTTP_ACCEPT="application/json")
     assert response.status_code == 503
     assert response.json() == {"ok": False, "message": response.json()["message"], "hint": ""}
@@ -80,7 +80,7 @@ def test_it_answers_503_when_the_session_cannot_be_read(admin_client, monkeypatc
 
 @pytest.mark.usefixtures("outage_middleware")
 def test_it_leaves_other_errors_to_the_500_page(admin_user, monkeypatch):
-    monkeypatch.setattr(testing, "run_check", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(background, "start_unsaved", lambda *a, **k: 1 / 0)
     browser = Client(raise_request_exception=False)
     browser.force_login(admin_user)
     assert browser.post("/connections/new/", form_data(action="test")).status_code == 500

@@ -17,8 +17,9 @@ from django.http import HttpResponse
 from django.test import Client
 
 from connections import azure_ad as azure_ad_sign_in
+from connections import background
 from connections.admin import ConnectionAdmin
-from connections.dynamics import certificates, check, inputs
+from connections.dynamics import certificates, inputs
 from connections.models import Connection
 from marketplace.models import Notification
 from tests.helpers import ADMIN_PASSWORD, ENV_URL, TEST_SECRET, USER_PASSWORD, form_data
@@ -262,8 +263,8 @@ def forced_crashes(browser: Browser, world, pks: dict[str, int], monkeypatch) ->
     admin_change = f"/admin/connections/connection/{pks['Contoso Secret']}/change/"
     sign_out = f"/connections/{pks['Contoso Delegated']}/sign-out/"
     crashes = {  # label: (where the bug is, the request that meets it)
-        "500: TEST": ((check, "run"), new, typed(world, action="test"), {}),
-        "500: TEST (JSON)": ((check, "run"), new, typed(world, action="test"), JSON),
+        "500: TEST": ((background, "start_unsaved"), new, typed(world, action="test"), {}),
+        "500: TEST (JSON)": ((background, "start_unsaved"), new, typed(world, action="test"), JSON),
         "500: form validation": ((inputs, "normalize_url"), new, typed(world, name="Crash"), {}),
         "500: certificate parsing": ((certificates, "from_key_and_chain"), new, with_pfx(world, action="test"), {}),
         "500: admin save": ((ConnectionAdmin, "save_model"), admin_change, admin_values(world, NEW_SECRET), {}),

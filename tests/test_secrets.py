@@ -2,6 +2,7 @@
 
 import base64
 import logging
+import re
 import uuid
 from io import StringIO
 from urllib.parse import quote, quote_plus
@@ -14,9 +15,10 @@ from django.test import Client
 from django.urls import reverse
 from django.views.decorators.debug import sensitive_variables
 
-from connections import crypto, testing
+from connections import background, crypto, testing
 from connections.admin import ConnectionAdmin
 from connections.models import Connection
+from connections.runs import TestRun
 from tests.helpers import form_data
 
 pytestmark = pytest.mark.usefixtures("fast_password_hashing")
@@ -268,23 +270,31 @@ def assert_debug_page_hides_secrets(response, settings) -> None:
 
 
 def test_the_debug_error_page_hides_the_secret_typed_into_the_form(debug_browser, settings, monkeypatch, all_logs):
-    monkeypatch.setattr(testing, "run_check", explode)
+    monkeypatch.setattr(background, "start_unsaved", explode)  # the request's own frames hold the typed secret
     data = form_data(name=f"Crash {uuid.uuid4().hex[:6]}", client_secret=SECRET, action="test")
     response = debug_browser.post(reverse("connections:create"), data)
     assert_debug_page_hides_secrets(response, settings)
     assert_nowhere_in(logged(all_logs), SECRET)
 
 
-def test_the_debug_error_page_hides_the_secret_when_the_check_itself_crashes(
-    debug_browser, settings, monkeypatch, all_logs
+@pytest.mark.parametrize("where", ["the check", "the worker's own code"])
+def test_a_crash_on_the_worker_ends_the_test_as_an_internal_error_and_logs_no_secret(
+    where, admin_client, monkeypatch, all_logs
 ):
     from connections.dynamics import check
 
-    monkeypatch.setattr(check, "run", explode)  # the real run_check holds the secret in its frame
+    def crash(*args, **kwargs):
+        raise RuntimeError(f"exploded holding {SECRET}")
+
+    monkeypatch.setattr(*((check, "run") if where == "the check" else (testing, "run_check")), crash)
     data = form_data(name=f"Crash {uuid.uuid4().hex[:6]}", client_secret=SECRET, action="test")
-    response = debug_browser.post(reverse("connections:create"), data)
-    assert_debug_page_hides_secrets(response, settings)
+    answer = admin_client.post(reverse("connections:create"), data, HTTP_ACCEPT="application/json").json()
+    assert answer["done"] is True and answer["ok"] is False
+    assert re.search(r"internal error stopped the TEST \(incident [0-9a-f]{12}\)", answer["message"])
+    run = TestRun.objects.get(pk=answer["id"])
+    assert run.payload_encrypted == "" and SECRET not in str(run.result)
     assert_nowhere_in(logged(all_logs), SECRET)
+    assert_nowhere_in(answer["html"], SECRET)
 
 
 def test_the_debug_error_page_hides_the_secret_typed_into_the_admin(

@@ -58,31 +58,59 @@
       headers: { Accept: "application/json" },
       credentials: "same-origin",
     })
-      .then(function (response) {
-        var type = response.headers.get("Content-Type") || "";
-        if (type.indexOf("application/json") === -1) {
-          throw new Error("Connection unavailable: the server answered HTTP " + response.status + ". Try again.");
-        }
-        return response.json();
-      })
+      .then(readJson)
       .then(function (data) {
         clearFieldErrors(form);
         if (data.errors) {
           showMessage("", "Correct the highlighted fields, then TEST again.");
           showFieldErrors(form, data.errors);
-        } else {
-          showMessage(data.html, data.message);
-          var lastTest = document.getElementById("last-test");
-          if (lastTest && data.last_test_html) lastTest.innerHTML = data.last_test_html;
+          return null;
         }
+        return follow(data);
       })
       .catch(function (error) {
-        var text = error && error.message && error.message.indexOf("Connection unavailable") === 0
-          ? error.message
-          : "Connection unavailable: the TEST request did not reach the server. Check your network and try again.";
-        showMessage("", text);
+        showMessage("", unavailable(error, "the TEST request did not reach the server"));
       })
       .finally(function () { setBusy(button, false); });
+  }
+
+  function unavailable(error, what) {
+    return error && error.message && error.message.indexOf("Connection unavailable") === 0
+      ? error.message
+      : "Connection unavailable: " + what + ". Check your network and try again.";
+  }
+
+  function readJson(response) {
+    var type = response.headers.get("Content-Type") || "";
+    if (type.indexOf("application/json") === -1) {
+      throw new Error("Connection unavailable: the server answered HTTP " + response.status + ". Try again.");
+    }
+    return response.json();
+  }
+
+  // The TEST runs on a worker: show its steps as they finish, asking again quickly at first, then less often.
+  function follow(data) {
+    showMessage(data.html, data.message);
+    if (data.done || !data.status_url) {
+      var lastTest = document.getElementById("last-test");
+      if (lastTest && data.last_test_html) lastTest.innerHTML = data.last_test_html;
+      return null;
+    }
+    var wait = 100;
+    return new Promise(function (resolve, reject) {
+      function ask() {
+        fetch(data.status_url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+          .then(readJson)
+          .then(function (now) {
+            if (now.done) { resolve(follow(now)); return; }
+            document.getElementById("test-result").innerHTML = now.html;
+            wait = Math.min(wait * 1.5, 1000);
+            window.setTimeout(ask, wait);
+          })
+          .catch(function (error) { reject(new Error(unavailable(error, "the TEST's progress could not be read"))); });
+      }
+      window.setTimeout(ask, wait);
+    });
   }
 
   var form = document.querySelector("[data-test-form]");

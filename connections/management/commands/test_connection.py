@@ -20,7 +20,7 @@ class Command(BaseCommand):
         if connection is None:
             raise CommandError(f"No connection named “{name}”.")
         try:
-            result = testing.test_saved(connection, None, rate_limited=False)
+            result = testing.test_saved(connection)
         except gate.ConnectorUnavailableError as unavailable:
             self.stderr.write(unavailable.refusal.message)
             sys.exit(1)
