@@ -131,6 +131,18 @@ TEMPLATES = [
     },
 ]
 
+
+def _sqlite_busy_timeout() -> float:
+    """Seconds a write waits for another's lock before "database is locked" (SQLite only)."""
+    try:
+        seconds = float(env.str("SQLITE_BUSY_TIMEOUT", default="20"))
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds <= 300:
+        raise ImproperlyConfigured("SQLITE_BUSY_TIMEOUT must be between 0 and 300 seconds.")
+    return seconds
+
+
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
@@ -139,10 +151,17 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Threads (gunicorn's, and the tests') wait for each other's writes instead of failing at once;
+    # Threads (gunicorn's, and the tests') wait up to SQLITE_BUSY_TIMEOUT for each other's writes instead of
+    # failing. IMMEDIATE: a transaction takes the write lock when it begins; a deferred one (SQLite's default)
+    # that read first and then writes cannot wait for the lock and fails at once with "database is locked"
+    # (django-axes counting a wrong password does just that; tests/test_concurrent_writes.py).
     # WAL lets readers go on while one writes. Tests use a file too: an in-memory shared cache
     # fails concurrent access with "table is locked" instead of waiting.
-    DATABASES["default"].setdefault("OPTIONS", {}).update(timeout=20, init_command="PRAGMA journal_mode=WAL;")
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        timeout=_sqlite_busy_timeout(),
+        transaction_mode="IMMEDIATE",
+        init_command="PRAGMA journal_mode=WAL;",
+    )
     DATABASES["default"].setdefault("TEST", {}).setdefault(
         "NAME", str(Path(tempfile.gettempdir()) / f"gathr-test-{os.getpid()}.sqlite3")
     )

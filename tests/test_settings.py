@@ -4,6 +4,7 @@ Each case starts a fresh Python with an environment spelled out in full, so neit
 shell nor a local .env file (read with overwrite=False: an explicit value always wins) can change the outcome.
 """
 
+import json
 import logging
 import os
 import secrets
@@ -106,6 +107,9 @@ def test_it_reads_several_encryption_keys_newest_first():
         ({"APP_ENV": "staging"}, "APP_ENV must be 'development' or 'production'."),
         ({"DEBUG": "true"}, "DEBUG must be off when APP_ENV=production."),
         ({"TEST_TOTAL_TIMEOUT": "0"}, "TEST_TOTAL_TIMEOUT must be between 0 and 300 seconds."),
+        ({"SQLITE_BUSY_TIMEOUT": "0"}, "SQLITE_BUSY_TIMEOUT must be between 0 and 300 seconds."),
+        ({"SQLITE_BUSY_TIMEOUT": "301"}, "SQLITE_BUSY_TIMEOUT must be between 0 and 300 seconds."),
+        ({"SQLITE_BUSY_TIMEOUT": "twenty"}, "SQLITE_BUSY_TIMEOUT must be between 0 and 300 seconds."),
     ],
 )
 def test_a_bad_value_fails_at_start(overrides, message):
@@ -113,6 +117,16 @@ def test_a_bad_value_fails_at_start(overrides, message):
     assert refused.returncode != 0
     assert "ImproperlyConfigured" in refused.stderr
     assert message in refused.stderr
+
+
+def test_sqlite_writers_take_the_write_lock_at_once_and_wait_for_it_as_long_as_set():
+    code = "import django, json; django.setup(); from django.conf import settings as s; "
+    code += "print(json.dumps(s.DATABASES['default']['OPTIONS']))"
+    started = run(["-c", code], DATABASE_URL="sqlite:////tmp/gathr-settings.sqlite3", SQLITE_BUSY_TIMEOUT="7.5")
+    assert started.returncode == 0, started.stderr
+    options = json.loads(started.stdout)
+    assert options["transaction_mode"] == "IMMEDIATE"
+    assert options["timeout"] == 7.5
 
 
 def test_it_accepts_valid_outbound_networks():
