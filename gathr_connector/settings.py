@@ -83,9 +83,13 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    # Before WhiteNoise, so that static files carry X-Frame-Options too (found by the wapiti scan).
+    # Before WhiteNoise, so that static files carry X-Frame-Options (found by the wapiti scan) and
+    # Permissions-Policy too.
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "gathr_connector.headers.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # After WhiteNoise: pages are never stored (the back button after sign-out), static files may be.
+    "gathr_connector.headers.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -255,6 +259,9 @@ SECURE_CSP = {
     "base-uri": [CSP.NONE],
     "object-src": [CSP.NONE],
 }
+# Browser features the app never uses, turned off for its pages and anything they might embed
+# (gathr_connector/headers.py sends it: Django has no setting for this header).
+PERMISSIONS_POLICY = {"camera": [], "microphone": [], "geolocation": [], "payment": [], "usb": []}
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
