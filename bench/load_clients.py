@@ -15,6 +15,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util import Retry
 
 TIMEOUT = 120
 DYNAMICS_CRM = "dynamics-crm"
@@ -227,6 +229,10 @@ class LoadClient:
 def new_session() -> requests.Session:
     session = requests.Session()
     session.trust_env = False  # no proxies: the app is on loopback
+    # As browsers do, a GET sent on a kept-alive connection the server closed at that moment is sent again;
+    # a POST never is (it counts as an error).
+    retry_dropped_get = Retry(total=1, connect=1, read=1, status=0, allowed_methods={"GET"}, raise_on_status=False)
+    session.mount("http://", HTTPAdapter(max_retries=retry_dropped_get))
     return session
 
 
