@@ -96,9 +96,13 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    # Before WhiteNoise, so that static files carry X-Frame-Options too (found by the wapiti scan).
+    # Before WhiteNoise, so that static files carry X-Frame-Options (found by the wapiti scan) and
+    # Permissions-Policy too.
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "gathr_connector.headers.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # After WhiteNoise: pages are never stored (the back button after sign-out), static files may be.
+    "gathr_connector.headers.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -144,6 +148,7 @@ TEMPLATES = [
     },
 ]
 
+
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
@@ -152,10 +157,17 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Threads (gunicorn's, and the tests') wait for each other's writes instead of failing at once;
+    # Threads (gunicorn's, and the tests') wait up to SQLITE_BUSY_TIMEOUT for each other's writes instead of
+    # failing. IMMEDIATE: a transaction takes the write lock when it begins; a deferred one (SQLite's default)
+    # that read first and then writes cannot wait for the lock and fails at once with "database is locked"
+    # (django-axes counting a wrong password does just that; tests/test_concurrent_writes.py).
     # WAL lets readers go on while one writes. Tests use a file too: an in-memory shared cache
     # fails concurrent access with "table is locked" instead of waiting.
-    DATABASES["default"].setdefault("OPTIONS", {}).update(timeout=20, init_command="PRAGMA journal_mode=WAL;")
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        timeout=_number("SQLITE_BUSY_TIMEOUT", 20, low=0, high=300),
+        transaction_mode="IMMEDIATE",
+        init_command="PRAGMA journal_mode=WAL;",
+    )
     DATABASES["default"].setdefault("TEST", {}).setdefault(
         "NAME", str(Path(tempfile.gettempdir()) / f"gathr-test-{os.getpid()}.sqlite3")
     )
@@ -247,6 +259,9 @@ SECURE_CSP = {
     "base-uri": [CSP.NONE],
     "object-src": [CSP.NONE],
 }
+# Browser features the app never uses, turned off for its pages and anything they might embed
+# (gathr_connector/headers.py sends it: Django has no setting for this header).
+PERMISSIONS_POLICY = {"camera": [], "microphone": [], "geolocation": [], "payment": [], "usb": []}
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"

@@ -72,6 +72,19 @@ def user(db):
 
 
 @pytest.fixture
+def clients(admin_user, user) -> dict:
+    """A test client for each role: "anonymous", "user" (signed in) and "admin" (a signed-in superuser)."""
+    from django.test import Client
+
+    signed_in = {}
+    for role, person in (("user", user), ("admin", admin_user)):
+        signed_in[role] = Client()
+        signed_in[role].force_login(person)
+    signed_in["anonymous"] = Client()
+    return signed_in
+
+
+@pytest.fixture
 def admin_client(client, admin_user):
     client.force_login(admin_user)
     return client

@@ -68,14 +68,23 @@ def path_for(name: str, pattern: URLPattern, connection: Connection) -> str:
     return reverse(name, kwargs=kwargs)
 
 
-@pytest.fixture
-def clients(admin_user, user):
-    signed_in = {}
-    for role, person in (("user", user), ("admin", admin_user)):
-        signed_in[role] = Client()
-        signed_in[role].force_login(person)
-    signed_in["anonymous"] = Client()
-    return signed_in
+def every_project_response(browser: Client, connection: Connection):
+    """(name, response) for every project URL but the admin's, requested with the method EXPECTED gives."""
+    for name, pattern in all_url_names():
+        if not name.startswith("admin:"):
+            method, _ = EXPECTED[name]
+            yield name, getattr(browser, method.lower())(path_for(name, pattern, connection))
+
+
+def admin_pages(connection: Connection) -> tuple[str, ...]:
+    return (
+        "/admin/",
+        "/admin/connections/connection/",
+        "/admin/connections/connection/add/",
+        f"/admin/connections/connection/{connection.pk}/change/",
+        "/admin/audit/auditevent/",
+        "/admin/marketplace/connector/",
+    )
 
 
 def test_every_project_url_is_in_the_table():
@@ -88,17 +97,13 @@ def test_every_project_url_is_in_the_table():
 def test_every_url_answers_each_role_as_expected(role, clients, make_connection):
     connection = make_connection(name="Admin's private", scope="private")
     checked = 0
-    for name, pattern in all_url_names():
-        if name.startswith("admin:"):
-            continue
-        method, expected = EXPECTED[name]
-        path = path_for(name, pattern, connection)
-        response = getattr(clients[role], method.lower())(path)
+    for name, response in every_project_response(clients[role], connection):
+        expected = EXPECTED[name][1]
         if role == "anonymous" and "anonymous" not in expected:
             assert response.status_code == REDIRECT, (name, response.status_code)
             assert response["Location"].startswith(LOGIN), (name, response["Location"])
         else:
-            assert response.status_code == expected[role], (name, path, response.status_code)
+            assert response.status_code == expected[role], (name, response.request["PATH_INFO"], response.status_code)
         checked += 1
     assert checked == len(EXPECTED)
 
@@ -118,15 +123,7 @@ def test_the_admin_site_is_for_staff_only(role, clients, make_connection):
 
 
 def test_administrators_reach_every_admin_page(clients, make_connection):
-    connection = make_connection()
-    for path in (
-        "/admin/",
-        "/admin/connections/connection/",
-        "/admin/connections/connection/add/",
-        f"/admin/connections/connection/{connection.pk}/change/",
-        "/admin/audit/auditevent/",
-        "/admin/marketplace/connector/",
-    ):
+    for path in admin_pages(make_connection()):
         assert clients["admin"].get(path).status_code == OK, path
 
 

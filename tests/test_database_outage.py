@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -84,6 +85,88 @@ def test_it_leaves_other_errors_to_the_500_page(admin_user, monkeypatch):
     browser = Client(raise_request_exception=False)
     browser.force_login(admin_user)
     assert browser.post("/connections/new/", form_data(action="test")).status_code == 500
+
+
+# --- A lock, not an outage (SQLite and PostgreSQL) ------------------------------------------------------
+
+BUSY = "The database was too busy to finish this request in time; it may not have been saved."
+
+
+@contextmanager
+def write_lock():
+    """Another connection's lock on what creating a connection writes: SQLite's write lock on the database,
+    PostgreSQL's exclusive lock on the connections table."""
+    if connection.vendor == "sqlite":
+        locker = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)
+        try:
+            locker.execute("BEGIN IMMEDIATE")
+            yield
+            locker.execute("ROLLBACK")
+        finally:
+            locker.close()
+    else:
+        with table_locked(Connection._meta.db_table):
+            yield
+
+
+@contextmanager
+def locked_for(seconds: float):
+    """Hold `write_lock()` from a thread of its own for `seconds`, while the test goes on."""
+    held = threading.Event()
+
+    def hold():
+        with write_lock():
+            held.set()
+            time.sleep(seconds)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert held.wait(timeout=10), "the lock was not taken"
+    try:
+        yield
+    finally:
+        holder.join(timeout=30)
+
+
+@pytest.fixture
+def short_lock_wait(transactional_db, monkeypatch):
+    """This process waits 0.3 s for a lock (SQLITE_BUSY_TIMEOUT, or PostgreSQL's lock_timeout)."""
+    if connection.vendor == "sqlite":
+        connection.close()
+        monkeypatch.setitem(connection.settings_dict["OPTIONS"], "timeout", 0.3)
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '300ms'")
+    yield
+    connection.close()  # the next test connects with the settings' wait
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("outage_middleware")
+def test_a_form_post_that_waits_for_a_lock_is_saved_not_refused(admin_client):
+    with locked_for(1.0):
+        response = admin_client.post("/connections/new/", form_data(name="Contoso Waits"))
+    assert response.status_code == 302, response.content.decode()[:300]
+    assert list(Connection.objects.values_list("name", flat=True)) == ["Contoso Waits"]
+
+
+@pytest.mark.usefixtures("outage_middleware", "short_lock_wait")
+def test_a_lock_held_longer_than_the_wait_is_called_busy_not_unavailable(admin_client, all_logs):
+    with write_lock():
+        refused = admin_client.post("/connections/new/", form_data(name="Contoso Busy"))
+        refused_test = admin_client.post(
+            "/connections/new/", form_data(name="Contoso Busy", action="test"), HTTP_ACCEPT="application/json"
+        )
+    assert refused.status_code == 503
+    assert BUSY in refused.content.decode() and "Database busy" in refused.content.decode()
+    assert UNAVAILABLE not in refused.content.decode()
+    assert int(refused["Retry-After"]) > 0
+    assert refused_test.status_code == 503 and refused_test.json()["message"].startswith(BUSY)
+    assert any(r.getMessage().startswith("Database busy during POST /connections/new/") for r in all_logs)
+    assert not any("Database unavailable" in r.getMessage() for r in all_logs)
+    retried = admin_client.post("/connections/new/", form_data(name="Contoso Busy"))
+    assert retried.status_code == 302
+    assert list(Connection.objects.values_list("name", flat=True)) == ["Contoso Busy"]
 
 
 # --- PostgreSQL restarted under a real app server ------------------------------------------------------

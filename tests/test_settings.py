@@ -4,6 +4,7 @@ Each case starts a fresh Python with an environment spelled out in full, so neit
 shell nor a local .env file (read with overwrite=False: an explicit value always wins) can change the outcome.
 """
 
+import json
 import logging
 import os
 import re
@@ -117,6 +118,9 @@ def test_it_reads_several_encryption_keys_newest_first():
         ({"AXES_FAILURE_LIMIT": "0"}, "AXES_FAILURE_LIMIT must be more than 0"),
         ({"EMAIL_TIMEOUT": "0"}, "EMAIL_TIMEOUT must be more than 0"),
         ({"CONN_MAX_AGE": "-1"}, "CONN_MAX_AGE must be more than -1"),
+        ({"SQLITE_BUSY_TIMEOUT": "0"}, "SQLITE_BUSY_TIMEOUT must be more than 0 and at most 300 seconds, not 0."),
+        ({"SQLITE_BUSY_TIMEOUT": "301"}, "SQLITE_BUSY_TIMEOUT must be more than 0 and at most 300 seconds"),
+        ({"SQLITE_BUSY_TIMEOUT": "twenty"}, "SQLITE_BUSY_TIMEOUT must be a number of seconds, not 'twenty'."),
     ],
 )
 def test_a_bad_value_fails_at_start(overrides, message):
@@ -124,6 +128,16 @@ def test_a_bad_value_fails_at_start(overrides, message):
     assert refused.returncode != 0
     assert "ImproperlyConfigured" in refused.stderr
     assert message in refused.stderr
+
+
+def test_sqlite_writers_take_the_write_lock_at_once_and_wait_for_it_as_long_as_set():
+    code = "import django, json; django.setup(); from django.conf import settings as s; "
+    code += "print(json.dumps(s.DATABASES['default']['OPTIONS']))"
+    started = run(["-c", code], DATABASE_URL="sqlite:////tmp/gathr-settings.sqlite3", SQLITE_BUSY_TIMEOUT="7.5")
+    assert started.returncode == 0, started.stderr
+    options = json.loads(started.stdout)
+    assert options["transaction_mode"] == "IMMEDIATE"
+    assert options["timeout"] == 7.5
 
 
 def test_it_accepts_valid_outbound_networks():
