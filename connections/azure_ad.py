@@ -3,11 +3,13 @@
 The views in `sign_in.py` call these; `testing.py` TESTs an AzureAD connection with `locked_token_cache`.
 """
 
+import logging
 import threading
 from collections import defaultdict
 from collections.abc import Callable
 from contextlib import contextmanager
 
+from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -22,6 +24,8 @@ from connections.dynamics.inputs import normalize_guid, normalize_tenant
 from connections.limits import test_limits
 from connections.models import Connection
 
+logger = logging.getLogger(__name__)
+TOKEN_FIELDS = ("pk", "token_cache_encrypted", "token_cache_version")
 # One refresh at a time per connection in this process; the row lock covers other processes.
 _token_locks: defaultdict[int, threading.Lock] = defaultdict(threading.Lock)
 
@@ -30,24 +34,30 @@ _token_locks: defaultdict[int, threading.Lock] = defaultdict(threading.Lock)
 def locked_token_cache(pk: int):
     """The connection's row, locked while its token cache is read, refreshed and written back.
 
-    Two TESTs refreshing at once would otherwise both redeem the same refresh token and the slower
-    one could overwrite the newer refresh token with an older answer.
+    Two TESTs refreshing at once would otherwise both redeem the same refresh token and the slower one could
+    overwrite the newer refresh token with an older answer. In one process a lock serialises them; across
+    processes PostgreSQL's row lock does. SQLite has no row lock, and an (immediate) transaction held while
+    Microsoft answers would hold the whole database: there the write back is a compare-and-set on the version.
     """
-    with _token_locks[pk], transaction.atomic():
-        yield (
-            Connection.objects.select_for_update().only("pk", "token_cache_encrypted", "token_cache_version").get(pk=pk)
-        )
+    with _token_locks[pk]:
+        if not db_connection.features.has_select_for_update:
+            yield Connection.objects.only(*TOKEN_FIELDS).get(pk=pk)
+            return
+        with transaction.atomic():
+            yield Connection.objects.select_for_update().only(*TOKEN_FIELDS).get(pk=pk)
 
 
-def store_token_cache(stored: Connection, token_cache: str, **identity) -> None:
-    """Write the cache back as a compare-and-set on its version: never overwrite a newer cache silently."""
+def store_token_cache(stored: Connection, token_cache: str, **identity) -> bool:
+    """Write the cache back as a compare-and-set on its version; False (and nothing written) if another process
+    stored a newer one meanwhile: never overwrite a newer cache silently."""
     updated = Connection.objects.filter(pk=stored.pk, token_cache_version=stored.token_cache_version).update(
         token_cache_encrypted=crypto.encrypt(token_cache) if token_cache else "",
         token_cache_version=F("token_cache_version") + 1,
         **identity,
     )
-    if not updated:  # cannot happen under the lock
-        raise RuntimeError("The stored sign-in changed during the update.")
+    if not updated:
+        logger.warning("Connection %s: a newer Microsoft sign-in was stored meanwhile; kept it.", stored.pk)
+    return bool(updated)
 
 
 @sensitive_variables("params")
