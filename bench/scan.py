@@ -65,7 +65,7 @@ def environment(folder: Path, args) -> dict:
     keep = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
     return {
         **keep,
-        "DJANGO_SETTINGS_MODULE": "gathr_connector.settings_pending" if args.pending else "gathr_connector.settings",
+        "DJANGO_SETTINGS_MODULE": "gathr_connector.settings",
         "APP_ENV": "production" if args.production else "development",
         "EMAIL_URL": "consolemail://",
         "DEBUG": "false",
@@ -170,7 +170,7 @@ def counts(report: Path) -> dict[str, Counter]:
 
 def section(label: str, found: dict[str, Counter], report: Path, args) -> str:
     lines = [f"<!-- scan:{label}:begin -->", f"### Scan “{label}” ({time.strftime('%Y-%m-%d %H:%M')})", ""]
-    served = "settings_pending" if args.pending else "settings"
+    served = "settings"
     mode = "APP_ENV=production over HTTPS" if args.production else "APP_ENV=development over HTTP"
     lines.append(f"Served: gathr_connector.{served}, {mode}, DEBUG=false. ")
     lines[-1] += f"Report: `{report.relative_to(BASE_DIR)}`; modules `{args.modules}`; "
@@ -198,7 +198,6 @@ def main() -> None:
     parser.add_argument("--label", default="latest", help="the section of SCAN.md to write, e.g. before or after")
     parser.add_argument("--wapiti", type=Path, default=WAPITI)
     parser.add_argument("--modules", default=MODULES)
-    parser.add_argument("--pending", action="store_true", help="serve gathr_connector.settings_pending")
     parser.add_argument("--production", action="store_true", help="APP_ENV=production, over HTTPS (self-signed)")
     parser.add_argument("--max-scan-time", type=float, default=120, help="seconds for the crawl")
     parser.add_argument("--max-attack-time", type=float, default=30, help="seconds per attack module")

@@ -27,16 +27,10 @@ from django.test import Client
 
 from connections import background
 from connections.models import Connection
-from gathr_connector.settings_pending import with_pending_middleware
 from tests.helpers import form_data, in_ci
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 UNAVAILABLE = "The database is unavailable right now; nothing was saved."
-
-
-@pytest.fixture
-def outage_middleware(settings):
-    settings.MIDDLEWARE = with_pending_middleware(settings.MIDDLEWARE)
 
 
 def failing(*args, **kwargs):
@@ -53,7 +47,6 @@ def assert_unavailable_page(response) -> None:
 # --- Inside the test client (SQLite and PostgreSQL) ------------------------------------------------------
 
 
-@pytest.mark.usefixtures("outage_middleware")
 def test_it_answers_a_form_post_the_database_refuses_with_503(admin_client, monkeypatch):
     monkeypatch.setattr(Connection, "save", failing)
     response = admin_client.post("/connections/new/", form_data())
@@ -63,7 +56,6 @@ def test_it_answers_a_form_post_the_database_refuses_with_503(admin_client, monk
     assert not Connection.objects.exists()
 
 
-@pytest.mark.usefixtures("outage_middleware")
 def test_it_answers_a_test_with_json_the_form_script_can_show(admin_client, monkeypatch):
     monkeypatch.setattr(background, "start_unsaved", failing)
     response = admin_client.post("/connections/new/", form_data(action="test"), HTTP_ACCEPT="application/json")
@@ -72,14 +64,12 @@ def test_it_answers_a_test_with_json_the_form_script_can_show(admin_client, monk
     assert response.json()["message"].startswith(UNAVAILABLE)
 
 
-@pytest.mark.usefixtures("outage_middleware")
 def test_it_answers_503_when_the_session_cannot_be_read(admin_client, monkeypatch, all_logs):
     monkeypatch.setattr(SessionStore, "load", failing)
     assert_unavailable_page(admin_client.get("/connections/"))
     assert any("Database unavailable during GET /connections/" in r.getMessage() for r in all_logs)
 
 
-@pytest.mark.usefixtures("outage_middleware")
 def test_it_leaves_other_errors_to_the_500_page(admin_user, monkeypatch):
     monkeypatch.setattr(background, "start_unsaved", lambda *a, **k: 1 / 0)
     browser = Client(raise_request_exception=False)
@@ -142,7 +132,6 @@ def short_lock_wait(transactional_db, monkeypatch):
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.usefixtures("outage_middleware")
 def test_a_form_post_that_waits_for_a_lock_is_saved_not_refused(admin_client):
     with locked_for(1.0):
         response = admin_client.post("/connections/new/", form_data(name="Contoso Waits"))
@@ -150,7 +139,7 @@ def test_a_form_post_that_waits_for_a_lock_is_saved_not_refused(admin_client):
     assert list(Connection.objects.values_list("name", flat=True)) == ["Contoso Waits"]
 
 
-@pytest.mark.usefixtures("outage_middleware", "short_lock_wait")
+@pytest.mark.usefixtures("short_lock_wait")
 def test_a_lock_held_longer_than_the_wait_is_called_busy_not_unavailable(admin_client, all_logs):
     with write_lock():
         refused = admin_client.post("/connections/new/", form_data(name="Contoso Busy"))
@@ -226,15 +215,20 @@ def static_root(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def app_server(postgres, static_root):
-    """gunicorn on the test database: one worker, one thread, so every request reuses one connection."""
+    """gunicorn with the production settings on the test database: one worker, one thread, so every request
+    reuses one connection. Plain http on loopback: the HTTPS redirect and secure cookies are off, nothing else."""
     db = connection.settings_dict
     port = free_port()
     environment = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "gathr_connector.settings_pending",
+        "DJANGO_SETTINGS_MODULE": "gathr_connector.settings",
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
         "CONN_MAX_AGE": "600",
-        "APP_ENV": "development",
+        "APP_ENV": "production",
+        "SECURE_SSL_REDIRECT": "false",
+        "SECURE_COOKIES": "false",
+        "SECURE_HSTS_SECONDS": "0",
+        "ALLOWED_HOSTS": "127.0.0.1",
         "DEBUG": "false",
         "SECRET_KEY": django_settings.SECRET_KEY,
         "FIELD_ENCRYPTION_KEY": ",".join(django_settings.FIELD_ENCRYPTION_KEY),
@@ -243,6 +237,7 @@ def app_server(postgres, static_root):
     }
     command = [sys.executable, "-m", "gunicorn", "gathr_connector.wsgi:application", "--bind", f"127.0.0.1:{port}"]
     command += ["--workers", "1", "--threads", "1", "--worker-class", "gthread", "--graceful-timeout", "1"]
+    command += ["--control-socket", str(static_root.parent / f"gunicorn-{port}.ctl")]
     server = subprocess.Popen(command, cwd=BASE_DIR, env=environment, stdout=subprocess.DEVNULL)
     root = f"http://127.0.0.1:{port}"
     try:

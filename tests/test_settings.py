@@ -207,3 +207,12 @@ def test_every_variable_the_settings_read_is_in_env_example_and_the_readme():
     missing_example = sorted(name for name in names if not re.search(rf"^#? ?{name}=", example, re.MULTILINE))
     missing_readme = sorted(name for name in names if f"`{name}`" not in readme)
     assert missing_example == [] and missing_readme == []
+
+
+def test_the_production_settings_answer_a_database_outage_with_their_own_middleware():
+    code = "import django; django.setup(); from django.conf import settings; print(*settings.MIDDLEWARE)"
+    started = run(["-c", code])
+    assert started.returncode == 0, started.stderr
+    middleware = started.stdout.split()
+    authentication = middleware.index("django.contrib.auth.middleware.AuthenticationMiddleware")
+    assert middleware[authentication + 1] == "gathr_connector.middleware.DatabaseUnavailableMiddleware"
