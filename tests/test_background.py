@@ -166,3 +166,25 @@ def test_a_saved_test_records_its_result_on_the_connection(admin_client, microso
 
 def test_an_unknown_test_id_is_404(admin_client):
     assert admin_client.get(f"/connections/tests/{uuid.uuid4()}/").status_code == 404
+
+
+def test_the_connections_list_test_without_javascript_comes_back_to_the_list(
+    admin_client, microsoft, queue, make_connection
+):
+    saved = make_connection(**good(microsoft))
+    response = admin_client.post(f"/connections/{saved.pk}/test/", {"source": "list", "next": "/connections/?q=Con"})
+    assert response.status_code == 302 and response["Location"].startswith("/connections/tests/")
+    work_off_the_queue()
+    back = admin_client.get(response["Location"], follow=True)
+    assert back.redirect_chain[-1][0] == "/connections/"
+    assert "Connection available" in back.content.decode()
+
+
+def test_the_admin_action_queues_a_test_of_each_selected_connection(admin_client, microsoft, queue, make_connection):
+    first, second = make_connection(name="First", **good(microsoft)), make_connection(name="Second", **good(microsoft))
+    data = {"action": "test_selected", "_selected_action": [first.pk, second.pk]}
+    page = admin_client.post("/admin/connections/connection/", data, follow=True).content.decode()
+    assert "TEST queued for" in page and "First" in page and "Second" in page
+    assert TestRun.objects.filter(source="admin", state=RunState.QUEUED).count() == 2
+    work_off_the_queue()
+    assert set(Connection.objects.values_list("last_test_status", flat=True)) == {"available"}
