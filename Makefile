@@ -1,6 +1,7 @@
 # make run: first run creates .venv, installs, migrates SQLite, creates the first admin, then serves on :8000 and
 # runs the TEST worker beside it (Procfile; Ctrl-C stops both).
 # make test: the whole suite (SQLite by default; DATABASE_URL=postgres://... for PostgreSQL).
+# make two-servers: nginx in front of two app servers and two workers on PostgreSQL and Redis (deploy/README.md).
 
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -12,7 +13,7 @@ THREADS ?= 8
 WEB_TIMEOUT ?= 60
 export WEB_TIMEOUT
 
-.PHONY: run test install install-dev lint format browser bench clean
+.PHONY: run test install install-dev lint format browser bench two-servers clean
 
 $(VENV)/.installed: requirements.txt
 	@./scripts/find-python >/dev/null
@@ -50,6 +51,10 @@ format: install-dev
 
 bench: install-dev
 	$(PY) bench/test_speed.py
+
+# Several machines, on this one: nginx, two app servers, two workers, on PostgreSQL and Redis (deploy/README.md).
+two-servers: install
+	$(PY) deploy/two_servers.py
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache

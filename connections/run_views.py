@@ -92,7 +92,7 @@ def _refusal(request, connection, start, form=None):
     except gate.ConnectorUnavailableError as unavailable:
         return gate.refuse(request, unavailable.refusal)
     except throttle.TestRefusedError as refused:
-        return _refused(request, refused.refusal, connection, form)
+        return _refused(request, refused.refusal, connection, form, status=refused.refusal.status)
     except background.QueueUnavailableError as error:
         reason = str(error).split("\n")[0][:120] or "no answer"
         refusal = throttle.ThrottleRefusal(QUEUE_UNAVAILABLE.format(reason=reason), 10)

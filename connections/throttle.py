@@ -3,6 +3,7 @@
 Counters live in Django's cache (Redis in production via CACHE_URL, so every worker shares them).
 """
 
+import logging
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -10,13 +11,19 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.cache import cache
 
+logger = logging.getLogger(__name__)
 WINDOW = 60  # seconds
+CACHE_UNAVAILABLE = (
+    "Connection unavailable: TEST could not start, because the cache that counts TESTs is not reachable ({reason}). "
+    "Nothing was sent to Microsoft. Try again in a moment; if it persists, an operator should check CACHE_URL."
+)
 
 
 @dataclass(frozen=True)
 class ThrottleRefusal:
     message: str
     retry_after: int
+    status: int = 429  # 503: the TEST could not be counted (the cache is down)
 
 
 class TestRefusedError(Exception):
@@ -41,7 +48,19 @@ def _retry_after() -> int:
 
 
 def check_rate(user_id: int, url: str) -> None:
-    """Count one TEST for this user and this target host; raise TestRefusedError over the limits."""
+    """Count one TEST for this user and this target host; raise TestRefusedError over the limits, or when the
+    cache cannot count (a TEST that cannot be counted does not start: the limits hold even during an outage)."""
+    try:
+        _check_rate(user_id, url)
+    except TestRefusedError:
+        raise
+    except Exception as error:  # noqa: BLE001 - redis or another cache backend: whatever the cache raises, say so
+        logger.error("The cache refused to count a TEST: %s", type(error).__name__)
+        reason = str(error).split("\n")[0][:120] or "no answer"
+        raise TestRefusedError(ThrottleRefusal(CACHE_UNAVAILABLE.format(reason=reason), 10, status=503)) from error
+
+
+def _check_rate(user_id: int, url: str) -> None:
     host = (urlsplit(url).hostname or "").lower()
     if _count(f"user:{user_id}") > settings.TEST_RATE_PER_USER:
         raise TestRefusedError(

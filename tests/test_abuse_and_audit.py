@@ -62,6 +62,23 @@ def test_test_is_rate_limited_per_target_host(admin_client, make_connection, set
     assert statuses == [200, 200, 429]
 
 
+def test_it_refuses_a_test_it_cannot_count_when_the_cache_is_down(admin_client, make_connection, monkeypatch):
+    from django.core.cache import cache
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    def refused(*args, **kwargs):
+        raise RedisConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(cache, "add", refused)  # CACHE_URL's Redis is down (often the queue's Redis too)
+    connection = make_connection()
+    answer = admin_client.post(f"/connections/{connection.pk}/test/", HTTP_ACCEPT="application/json")
+    assert answer.status_code == 503
+    assert "the cache that counts TESTs is not reachable (Error 111 connecting to" in answer.json()["message"]
+    assert int(answer["Retry-After"]) > 0
+    assert not TestRun.objects.exists()
+    assert admin_client.get(f"/connections/{connection.pk}/").status_code == 200
+
+
 def test_a_second_test_while_one_runs_is_refused(admin_client, user, make_connection, tasks_run_inline):
     connection = make_connection(scope="organization")
     tasks_run_inline.immediate = False  # the first click's TEST stays queued: no worker runs here
