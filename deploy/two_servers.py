@@ -211,6 +211,7 @@ class TwoServers:
             "TASK_QUEUE_URL": f"{REDIS}/{self.redis_dbs[1]}",
             "SITE_URL": self.url(),
             "USE_X_FORWARDED_PROTO": "true",
+            "TRUSTED_PROXIES": "127.0.0.1/32",  # nginx: the sign-in lockout counts the address it saw
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "CSRF_TRUSTED_ORIGINS": self.url(),
             "STATIC_ROOT": str(self.folder / "static"),

@@ -125,6 +125,8 @@ AUTHENTICATION_BACKENDS = [
 AXES_FAILURE_LIMIT = _number("AXES_FAILURE_LIMIT", 5, low=0, high=1000, cast=int, unit="wrong passwords")
 AXES_COOLOFF_TIME = timedelta(minutes=_number("AXES_COOLOFF_MINUTES", 15, low=0, high=10080, cast=int, unit="minutes"))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# The client's address behind the reverse proxies in TRUSTED_PROXIES (see gathr_connector/client_ip.py).
+AXES_CLIENT_IP_CALLABLE = "gathr_connector.client_ip.client_ip"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_SENSITIVE_PARAMETERS = ["password", "client_secret", "certificate_password", "windows_password"]
@@ -281,12 +283,17 @@ if env.bool("USE_X_FORWARDED_PROTO", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 
-def _networks(value: list[str]) -> list:
+def _networks(value: list[str], name: str = "OUTBOUND_ALLOWED_NETWORKS") -> list:
     try:
         return [ipaddress.ip_network(item.strip(), strict=False) for item in value if item.strip()]
     except ValueError as err:
-        raise ImproperlyConfigured(f"OUTBOUND_ALLOWED_NETWORKS: {err}") from err
+        raise ImproperlyConfigured(f"{name}: {err}") from err
 
+
+# Reverse proxies in front of the app servers (nginx in deploy/: 127.0.0.1/32 when it runs on the same machine):
+# behind them the sign-in lockout counts the address they saw, from X-Forwarded-For. Empty: X-Forwarded-For is
+# ignored (nobody can spoof it).
+TRUSTED_PROXIES = _networks(env.list("TRUSTED_PROXIES", default=[]), "TRUSTED_PROXIES")
 
 # Outbound requests to admin-typed URLs (TEST).
 OUTBOUND_ALLOWED_NETWORKS = _networks(env.list("OUTBOUND_ALLOWED_NETWORKS", default=[]))
