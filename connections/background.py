@@ -183,13 +183,9 @@ def execute(run_id: str) -> None:
     progress = _progress_writer(run.pk)
     if run.payload_encrypted:
         connection, typed = _unpack(run.payload_encrypted)
-        result = testing.run_check(connection, limits=limits, progress=progress, **typed)
+        _finish(run, testing.run_check(connection, limits=limits, progress=progress, **typed), connection)
     else:
-        connection = run.connection
-        result = testing.run_check(connection, limits=limits, progress=progress)
-        connection.record_test(result)
-    _audit(run, connection, result)
-    _finish(run, result)
+        _finish(run, testing.run_check(run.connection, limits=limits, progress=progress))
 
 
 def _claim(run_id: str) -> TestRun | None:
@@ -221,25 +217,33 @@ def _unpack(ciphertext: str) -> tuple[Connection, dict]:
     return connection, typed
 
 
-def _audit(run: TestRun, connection: Connection, result: check.CheckResult) -> None:
+def _record(run: TestRun, connection: Connection | None, result: check.CheckResult) -> None:
+    """Every TEST that ends, however it ends: a saved connection's Last TEST, and the audit event."""
+    connection = connection or run.connection
+    if connection is None:  # the New connection form's TEST, ended before its payload was read
+        connection = Connection(name=run.form_values.get("name", ""))
+    if run.source != RunSource.FORM and connection.pk:
+        connection.record_test(result)
     unsaved = run.source == RunSource.FORM
     detail = ("unsaved form" + (f" for {connection.name}" if connection.name else "")) if unsaved else ""
     target = connection if connection.pk else None
     trail.record(run.started_by, Action.CONNECTION_TESTED, target, outcome=result.code or "available", detail=detail)
 
 
-def _finish(run: TestRun, result: check.CheckResult, only_if_state: str | None = None) -> None:
-    """Store the result (no secret in it) and delete the typed credential, in one write."""
-    rows = TestRun.objects.filter(pk=run.pk)
+def _finish(run: TestRun, result: check.CheckResult, connection: Connection | None = None, only_if_state=None):
+    """Store the result (no secret in it) and delete the typed credential in one write, then record the TEST."""
+    rows = TestRun.objects.filter(pk=run.pk).exclude(state=RunState.FINISHED)
     if only_if_state:
         rows = rows.filter(state=only_if_state)
-    rows.update(
+    ended = rows.update(
         state=RunState.FINISHED,
         payload_encrypted="",
         steps=result.steps_as_data(),
         result=stored_result(result),
         finished_at=timezone.now(),
     )
+    if ended:  # once: a stale sweep and a late worker never both record it
+        _record(run, connection, result)
 
 
 def stored_result(result: check.CheckResult) -> dict:

@@ -11,6 +11,7 @@ from django.test import Client
 from huey.contrib.djhuey import HUEY
 from huey.storage import RedisStorage
 
+from audit.models import Action, AuditEvent
 from connections import background, crypto
 from connections.models import Connection
 from connections.runs import RunState, TestRun
@@ -188,3 +189,18 @@ def test_the_admin_action_queues_a_test_of_each_selected_connection(admin_client
     assert TestRun.objects.filter(source="admin", state=RunState.QUEUED).count() == 2
     work_off_the_queue()
     assert set(Connection.objects.values_list("last_test_status", flat=True)) == {"available"}
+
+
+def test_a_test_whose_worker_died_is_recorded_on_the_connection_and_audited(
+    admin_client, microsoft, queue, make_connection
+):
+    saved = make_connection(**good(microsoft))
+    answer = admin_client.post(f"/connections/{saved.pk}/test/", HTTP_ACCEPT="application/json").json()
+    TestRun.objects.filter(pk=answer["id"]).update(state=RunState.RUNNING)
+    with time_machine.travel(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=2)):
+        background.end_stale_tests.call_local()
+        background.end_stale_tests.call_local()  # a second sweep (another worker) records nothing more
+    saved.refresh_from_db()
+    assert saved.last_test_status == "unavailable" and "worker running the TEST stopped" in saved.last_test_message
+    events = AuditEvent.objects.filter(action=Action.CONNECTION_TESTED, target_id=str(saved.pk))
+    assert list(events.values_list("outcome", flat=True)) == ["worker_stopped"]
