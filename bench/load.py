@@ -6,21 +6,20 @@
 For each database and number of clients: a fresh database (a temporary SQLite file, or a PostgreSQL database
 created for the run and dropped after), migrate, users, collectstatic; gunicorn as `make run` starts it (gthread,
 2 workers × 8 threads) with APP_ENV=production over plain HTTP on a free port of 127.0.0.1, Redis as the cache,
-and TEST talking to the local simulator of Entra ID and Dataverse (bench/load_wsgi.py). The clients
-(bench/load_clients.py) sign in, then all do their mix of operations at once. Afterwards the rows are counted:
-every acknowledged CREATE and edit is there, every TEST recorded, every sign-in logged, every wrong password
-counted by the lockout. With --write the figures replace this label's section of bench/RESULTS.md.
-Not part of `make test`.
+and beside it the TEST worker (`manage.py run_huey`, bench/load_worker.py) on the same database, its queue a
+SQLite file of the run (SQLite) or a Redis database flushed first (PostgreSQL). TEST talks to the local simulator
+of Entra ID and Dataverse (bench/load_hosts.py), from the worker. The clients (bench/load_clients.py) sign in, then
+all do their mix of operations at once. Afterwards the rows are counted: every acknowledged CREATE and edit is
+there, every TEST finished once and recorded, every sign-in logged, every wrong password counted by the lockout.
+With --write the figures replace this label's section of bench/RESULTS.md. Not part of `make test`.
 """
 
 import argparse
 import json
 import os
-import platform
-import re
 import secrets
+import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,22 +29,21 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
+import redis
 import requests
 from cryptography.fernet import Fernet
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
-from bench.load_clients import LoadClient, Microsoft, Person, Tally  # noqa: E402
+from bench.load_clients import TEST_BUDGET, LoadClient, Microsoft, Person, Tally  # noqa: E402
+from bench.load_report import record, section, table  # noqa: E402
 from tests.simulator import Simulator  # noqa: E402
 
-RESULTS_MD = BASE_DIR / "bench" / "RESULTS.md"
 POSTGRES = "postgres://postgres@127.0.0.1:5432"
+REDIS = "redis://127.0.0.1:6379"
 PASSWORD = secrets.token_urlsafe(18)
 ENVIRONMENT_URL = "https://contoso.crm.dynamics.com/"
-# The kinds of request, in the order of the tables: writes first.
-WRITES = ("sign_in", "sign_in_wrong", "create", "edit", "test", "start_trial", "notify_users", "mark_read")
-KINDS = (*WRITES, "notifications", "list", "open_form", "sign_in_page")
 SEED = (BASE_DIR / "bench" / "load_seed.py").read_text()
 VERIFY = (BASE_DIR / "bench" / "load_verify.py").read_text()
 
@@ -55,7 +53,7 @@ def people(count: int) -> list[Person]:
     return [Person(f"load-{i:02d}", PASSWORD, i % 4 == 0, f"load-mistyped-{i:02d}") for i in range(count)]
 
 
-def environment(folder: Path, database_url: str, simulator: Simulator) -> dict:
+def environment(folder: Path, database_url: str, queue_url: str, simulator: Simulator) -> dict:
     keep = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy") and not k.startswith("DJANGO")}
     return {
         **keep,
@@ -70,7 +68,9 @@ def environment(folder: Path, database_url: str, simulator: Simulator) -> dict:
         "FIELD_ENCRYPTION_KEY": Fernet.generate_key().decode(),
         "ALLOWED_HOSTS": "127.0.0.1",
         "DATABASE_URL": database_url,
-        "CACHE_URL": "redis://127.0.0.1:6379/13",  # a Redis database of its own
+        "CACHE_URL": f"{REDIS}/13",  # a Redis database of its own
+        "TASK_QUEUE_URL": queue_url,
+        "TEST_TOTAL_TIMEOUT": str(TEST_BUDGET),
         "STATIC_ROOT": str(folder / "static"),
         "EMAIL_URL": "dummymail://",
         "LOG_LEVEL": "WARNING",
@@ -111,6 +111,15 @@ def database(kind: str, folder: Path):
             admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+def task_queue(kind: str, folder: Path) -> str:
+    """The TASK_QUEUE_URL of an empty queue: a SQLite file beside the SQLite database, or a Redis database flushed."""
+    if kind == "sqlite":
+        return f"sqlite:///{folder / 'tasks.sqlite3'}"
+    url = f"{REDIS}/12"
+    redis.Redis.from_url(url).flushdb()
+    return url
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -123,7 +132,7 @@ def served(env: dict, log: Path):
     root = f"http://127.0.0.1:{free_port()}"
     command = [sys.executable, "-m", "gunicorn", "bench.load_wsgi:application", "--bind", root.removeprefix("http://")]
     command += ["--workers", "2", "--threads", "8", "--worker-class", "gthread", "--timeout", "60"]
-    command += ["--graceful-timeout", "30"]
+    command += ["--graceful-timeout", "30", "--no-control-socket"]  # runs side by side share no socket
     server = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
     try:
         wait_until_serving(root, log)
@@ -131,6 +140,24 @@ def served(env: dict, log: Path):
     finally:
         server.terminate()
         server.wait(timeout=60)
+
+
+@contextmanager
+def working(env: dict, log: Path):
+    """The TEST worker as `make run` starts it (`manage.py run_huey`, bench/load_worker.py), with the same settings."""
+    command = [sys.executable, "-m", "bench.load_worker"]
+    worker = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    try:
+        yield
+        if worker.poll() is not None:
+            raise SystemExit(f"the TEST worker stopped during the run: see {log}")
+    finally:
+        worker.send_signal(signal.SIGINT)  # Huey's graceful stop (its SIGTERM abandons the TESTs it is running)
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
 
 
 def wait_until_serving(root: str, log: Path) -> None:
@@ -176,7 +203,7 @@ def verify(env: dict, tally: Tally, clients: list[Person], folder: Path) -> dict
         "names": {str(pk): name for pk, name in tally.names.items()},
         "created": tally.created,
         "edited": tally.edited,
-        "tested": tally.tested,
+        "tests": tally.tests,
         "sign_ins": dict(tally.sign_ins),
         "wrong_passwords": dict(tally.wrong_passwords),
         "users": len(clients) + len({p.mistyped_username for p in clients}),
@@ -191,65 +218,16 @@ def one_run(kind: str, count: int, operations: int, simulator: Simulator, micros
     clients = people(count)
     with tempfile.TemporaryDirectory(prefix="gathr-load-") as tmp, database(kind, Path(tmp)) as url:
         folder = Path(tmp)
-        env = environment(folder, url, simulator)
+        env = environment(folder, url, task_queue(kind, folder), simulator)
         prepare(env, clients)
-        with served(env, BASE_DIR / "bench" / "results" / f"load-{kind}-{count}.log") as root:
+        logs = BASE_DIR / "bench" / "results"
+        with (
+            working(env, logs / f"load-{kind}-{count}-worker.log"),
+            served(env, logs / f"load-{kind}-{count}.log") as root,
+        ):
             tally, elapsed = drive(root, clients, microsoft, operations)
         lost = verify(env, tally, clients, folder)
     return {"database": kind, "clients": count, "elapsed": elapsed, "tally": tally, "lost": lost}
-
-
-def percentile(samples: list[float], share: float) -> float:
-    if len(samples) < 2:
-        return samples[0] if samples else 0.0
-    return statistics.quantiles(samples, n=100, method="inclusive")[round(share * 100) - 1]
-
-
-def headline(run: dict) -> str:
-    tally, lost = run["tally"], run["lost"]
-    made = sum(len(samples) for samples in tally.timings.values())
-    which = ", ".join(f"{what} {count}" for what, count in lost.items() if count)
-    return (
-        f"**{run['database']}, {run['clients']} clients**: {made} requests in {run['elapsed']:.1f} s "
-        f"({made / run['elapsed']:.0f}/s); errors **{sum(tally.errors.values())}**; "
-        f"lost writes **{sum(lost.values())}**" + (f" ({which})" if which else "")
-    )
-
-
-def table(run: dict) -> list[str]:
-    tally = run["tally"]
-    lines = [headline(run), "", "| Kind | Count | Errors | p50 | p95 |", "|---|---|---|---|---|"]
-    for kind in KINDS:
-        samples = tally.timings.get(kind, [])
-        if samples:
-            p50, p95 = percentile(samples, 0.5) * 1000, percentile(samples, 0.95) * 1000
-            lines.append(f"| {kind} | {len(samples)} | {tally.errors[kind]} | {p50:.0f} ms | {p95:.0f} ms |")
-    if tally.samples:
-        lines += ["", "Errors seen: " + "; ".join(sorted(set(tally.samples))[:5])]
-    return lines + [""]
-
-
-def section(label: str, runs: list[dict], args) -> str:
-    lines = [f"<!-- load:{label}:begin -->", f"## Load “{label}” ({time.strftime('%Y-%m-%d %H:%M')})", ""]
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    lines.append(
-        f"Machine: {machine}; gunicorn gthread 2 workers × 8 threads, APP_ENV=production over HTTP on loopback, "
-        f"Redis cache; {args.operations} operations per client after signing in; the clients, the server and the "
-        f"simulator share the machine. {args.note}".rstrip()
-    )
-    lines.append("")
-    for run in runs:
-        lines += table(run)
-    lines.append(f"<!-- load:{label}:end -->")
-    return "\n".join(lines)
-
-
-def record(label: str, text: str) -> None:
-    """Replace this label's section of RESULTS.md (or add it at the end); the rest is left as written."""
-    current = RESULTS_MD.read_text()
-    pattern = re.compile(rf"<!-- load:{re.escape(label)}:begin -->.*?<!-- load:{re.escape(label)}:end -->", re.S)
-    updated = pattern.sub(lambda _: text, current) if pattern.search(current) else current.rstrip() + "\n\n" + text
-    RESULTS_MD.write_text(updated.rstrip() + "\n")
 
 
 def main() -> None:

@@ -1,7 +1,8 @@
 """The people of bench/load.py: each one a thread with a signed-in `requests` session, doing what the app offers.
 
 A client signs in, then does a seeded random mix of operations: read the Connections list, CREATE a connection,
-edit one of its own, TEST one (recorded), sign in again (right password) or let someone mistype a password,
+edit one of its own, TEST one (saved, or from its edit form with the secret typed; the worker runs it and the client
+follows it as the page does until it is done), sign in again (right password) or let someone mistype a password,
 read its notifications and mark them read; administrators also START TRIAL and notify the users. Every answer is
 checked against what the app should say; what it acknowledged is kept, for bench/load.py to find in the database.
 """
@@ -19,11 +20,18 @@ from requests.adapters import HTTPAdapter
 from urllib3.util import Retry
 
 TIMEOUT = 120
+TEST_BUDGET = 30  # seconds: TEST_TOTAL_TIMEOUT, as bench/load.py sets it
+TEST_GRACE = 15  # a TEST not done this long after its budget is an error
+# Of the TESTs, how many are the edit form's TEST button (the secret typed, not the stored one), and how many saved
+# TESTs have their connection edited while they run.
+FORM_TEST_SHARE, EDIT_WHILE_TESTING_SHARE = 1 / 3, 1 / 6
 DYNAMICS_CRM = "dynamics-crm"
+AVAILABLE = "Connection available"
 OK, FOUND, LOCKED_OUT = 200, 302, 429
 # How often each operation comes up; administrators also start the trial and notify the users.
 MIX = {"list": 30, "create": 12, "edit": 14, "test": 18, "sign_in": 6, "wrong_password": 10, "notifications": 10}
 ADMIN_MIX = {**MIX, "start_trial": 3, "notify_users": 3}
+JSON = {"Accept": "application/json"}  # as the page's script asks
 CREATED = re.compile(r"/connections/(\d+)/$")
 
 
@@ -55,7 +63,7 @@ class Tally:
     names: dict[int, str] = field(default_factory=dict)  # connection pk: its last acknowledged name
     created: int = 0
     edited: int = 0
-    tested: list[int] = field(default_factory=list)
+    tests: list[dict] = field(default_factory=list)  # acknowledged TESTs: run id, connection pk, saved or form
     sign_ins: Counter = field(default_factory=Counter)  # acknowledged, by user name
     wrong_passwords: Counter = field(default_factory=Counter)  # sent, by user name
 
@@ -67,7 +75,7 @@ class Tally:
         self.names.update(other.names)
         self.created += other.created
         self.edited += other.edited
-        self.tested += other.tested
+        self.tests += other.tests
         self.sign_ins.update(other.sign_ins)
         self.wrong_passwords.update(other.wrong_passwords)
 
@@ -147,8 +155,10 @@ class LoadClient:
 
     def edit(self) -> None:
         pk = self._own_connection()
-        if pk is None or self.request("open_form", "GET", f"/connections/{pk}/edit/", (OK,)) is None:
-            return
+        if pk is not None and self.request("open_form", "GET", f"/connections/{pk}/edit/", (OK,)) is not None:
+            self._save_edit(pk)
+
+    def _save_edit(self, pk: int) -> None:
         name = self._new_name("edited")
         data = {**self._fields(name), "client_secret": "", "action": "create"}  # an empty secret keeps the stored
         if self.request("edit", "POST", f"/connections/{pk}/edit/", (FOUND,), data=data) is not None:
@@ -156,16 +166,48 @@ class LoadClient:
             self.tally.edited += 1
 
     def test(self) -> None:
+        """TEST one of its own connections, saved or from its edit form, and follow it until it is done; now and
+        then the person has the connection's edit form open in another tab, and saves it while the TEST runs."""
         pk = self._own_connection()
         if pk is None:
             return
-        headers = {"Accept": "application/json"}
-        answered = self.request("test", "POST", f"/connections/{pk}/test/", (OK,), headers=headers)
+        how, saved, form = self.random.random(), f"/connections/{pk}/test/", f"/connections/{pk}/edit/"
+        if how >= FORM_TEST_SHARE + EDIT_WHILE_TESTING_SHARE:
+            self._follow("test", saved, {}, pk)
+        elif self.request("open_form", "GET", form, (OK,)) is None:
+            return
+        elif how >= FORM_TEST_SHARE:  # the edit form open in another tab: saved while the TEST runs
+            self._follow("test", saved, {}, pk, meanwhile=lambda: self._save_edit(pk))
+        else:
+            self._follow("test_form", form, {**self._fields(self.tally.names[pk]), "action": "test"}, pk)
+
+    def _follow(self, kind: str, path: str, data: dict, pk: int, meanwhile=None) -> None:
+        """POST the TEST (kind `test_queue`: the answer is at once), do `meanwhile` if given, then read its status as
+        the page does (100 ms, then half as long again each time, at most 1 s) until it is done; `kind` times the
+        whole TEST."""
+        started = time.perf_counter()
+        answered = self.request("test_queue", "POST", path, (OK,), headers=dict(JSON), data=data)
         if answered is None:
             return
-        self.tally.tested.append(pk)
-        if not answered.json().get("ok"):
-            self._error("test", None, f"test: Connection unavailable: {answered.json().get('message', '')[:150]}")
+        run = answered.json()
+        self.tally.tests.append({"id": run["id"], "pk": pk, "saved": kind == "test"})
+        if meanwhile:
+            meanwhile()
+        wait, give_up = 0.1, started + TEST_BUDGET + TEST_GRACE
+        while not run["done"]:
+            if time.perf_counter() > give_up:
+                late = f"{kind}: still {run['state']} after {TEST_BUDGET + TEST_GRACE} s"
+                self._error(kind, time.perf_counter() - started, late)
+                return
+            time.sleep(wait)
+            wait = min(wait * 1.5, 1.0)
+            polled = self.request("test_poll", "GET", run["status_url"], (OK,), headers=dict(JSON))
+            if polled is None:
+                return
+            run = polled.json()
+        self.tally.timings[kind].append(time.perf_counter() - started)
+        if not run["ok"] or not run["message"].startswith(AVAILABLE):
+            self._error(kind, None, f"{kind}: {run['message'][:150]}")
 
     def read_notifications(self) -> None:
         if self.request("notifications", "GET", "/marketplace/notifications/", (OK,)) is not None:

@@ -7,7 +7,7 @@ from django.core.paginator import Paginator
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Lower, Replace
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
@@ -120,6 +120,8 @@ def connection_edit(request: HttpRequest, pk: int) -> HttpResponse:
     except IntegrityError:
         form.add_error("name", form.error_messages["name_taken"] % {"name": form.cleaned_data["name"]})
         return render_form(request, form, status=400)
+    except Connection.NotUpdated:
+        raise Http404("The connection was deleted meanwhile.") from None
     trail.record(request.user, Action.CONNECTION_EDITED, form.instance, detail=", ".join(form.changed_data))
     messages.success(request, f"The connection “{form.instance.name}” was saved.")
     return redirect(form.instance)

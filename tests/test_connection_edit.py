@@ -7,13 +7,16 @@ import pytest
 import time_machine
 from django.urls import reverse
 
+from connections import azure_ad
+from connections.dynamics import check
 from connections.forms import ConnectionForm
-from connections.models import Connection
+from connections.models import Connection, TestStatus
 from tests.helpers import TEST_SECRET, field_error, form_data
 
 pytestmark = pytest.mark.usefixtures("fast_password_hashing")
 
 NEW_SECRET = "Xy9R~replaced-secret-value-0a1b2c3d4e5f6a7b8c9d"
+CALLBACK = "http://testserver/connections/oauth/callback/"
 
 
 def edit_url(connection) -> str:
@@ -172,3 +175,54 @@ def test_it_does_not_create_a_connection_when_editing(admin_client, saved):
     admin_client.post(edit_url(saved), data)
     admin_client.post(edit_url(saved), data)
     assert list(Connection.objects.values_list("pk", "name")) == [(saved.pk, "Contoso Renamed")]
+
+
+def test_it_keeps_the_outcome_of_a_test_the_worker_recorded_during_the_edit(admin_client, saved, monkeypatch):
+    """The worker finishes a TEST of the connection between the edit's read of the row and its save."""
+    real_is_valid = ConnectionForm.is_valid
+
+    def is_valid(form):
+        valid = real_is_valid(form)
+        Connection.objects.get(pk=saved.pk).record_test(check.not_run("x", "Refused.", "", "CRMOnline"))
+        return valid
+
+    monkeypatch.setattr(ConnectionForm, "is_valid", is_valid)
+    assert admin_client.post(edit_url(saved), edit_post(name="Contoso Renamed")).status_code == 302
+    edited = Connection.objects.get(pk=saved.pk)
+    assert edited.name == "Contoso Renamed"
+    assert edited.last_test_status == TestStatus.UNAVAILABLE
+    assert edited.last_tested_at is not None and "Refused." in edited.last_test_message
+
+
+def test_it_keeps_a_token_the_worker_refreshed_during_the_edit(admin_client, make_connection, monkeypatch):
+    """An AzureAD TEST on the worker stores msal's refreshed token cache while the connection is being edited."""
+    delegated = make_connection(name="Contoso Delegated", auth_scheme="AzureAD", callback_url=CALLBACK)
+    azure_ad.store_token_cache(Connection.objects.get(pk=delegated.pk), '{"first": "sign-in"}')
+    real_is_valid = ConnectionForm.is_valid
+
+    def is_valid(form):
+        valid = real_is_valid(form)
+        azure_ad.store_token_cache(Connection.objects.get(pk=delegated.pk), '{"refreshed": "token"}')
+        return valid
+
+    monkeypatch.setattr(ConnectionForm, "is_valid", is_valid)
+    data = edit_post(name="Contoso Renamed", auth_scheme="AzureAD", callback_url=CALLBACK)
+    data |= {"client_id": delegated.client_id, "azure_tenant": delegated.azure_tenant}
+    assert admin_client.post(edit_url(delegated), data).status_code == 302
+    edited = Connection.objects.get(pk=delegated.pk)
+    assert edited.name == "Contoso Renamed"
+    assert edited.get_token_cache() == '{"refreshed": "token"}' and edited.token_cache_version == 2
+
+
+def test_it_answers_not_found_when_the_connection_is_deleted_during_the_edit(admin_client, saved, monkeypatch):
+    """Another admin deletes the connection between the edit's read of the row and its save: it stays deleted."""
+    real_is_valid = ConnectionForm.is_valid
+
+    def is_valid(form):
+        valid = real_is_valid(form)
+        Connection.objects.filter(pk=saved.pk).delete()
+        return valid
+
+    monkeypatch.setattr(ConnectionForm, "is_valid", is_valid)
+    assert admin_client.post(edit_url(saved), edit_post(name="Contoso Renamed")).status_code == 404
+    assert not Connection.objects.exists()
