@@ -26,3 +26,11 @@ def test_it_still_shows_the_posted_user_selected(admin_client, admin_user, url, 
     page = admin_client.post(url, {field: str(admin_user.pk)}).content.decode()
     select = re.search(rf'<select name="{field}".*?</select>', page, re.S).group(0)
     assert re.search(rf'<option value="{admin_user.pk}" selected>admin</option>', select)
+
+
+@pytest.mark.parametrize("field", ["started_by", "cancelled_by"])
+def test_an_id_too_large_for_the_database_is_a_form_error_not_a_500(admin_client, dynamics_crm, field):
+    data = {"connector": dynamics_crm.pk, field: "99999999999999999999", "billing_day": "5"}
+    response = admin_client.post("/admin/marketplace/subscription/add/", data)
+    assert response.status_code == 200
+    assert "Select a valid choice" in response.content.decode()
