@@ -153,8 +153,8 @@ class Connection(models.Model):
         return reverse("connections:detail", args=[self.pk])
 
     @classmethod
-    def from_db(cls, db, field_names, values):
-        connection = super().from_db(db, field_names, values)
+    def from_db(cls, db, field_names, values, *, fetch_mode=None):
+        connection = super().from_db(db, field_names, values, fetch_mode=fetch_mode)
         connection._loaded_values = dict(zip(field_names, values, strict=True))
         return connection
 
