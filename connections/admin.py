@@ -14,6 +14,8 @@ from marketplace import gate
 class ConnectionAdminForm(ConnectionForm):
     """The connection form's rules, fields and normalisation, plus the owner an administrator may change."""
 
+    default_renderer = None  # the admin's widgets have Django templates only
+
     class Meta(ConnectionForm.Meta):
         fields = [*ConnectionForm.Meta.fields, "owner"]
 

@@ -2,9 +2,10 @@
 
 from crispy_forms.bootstrap import FieldWithButtons, StrictButton
 from crispy_forms.helper import FormHelper
-from crispy_forms.layout import HTML, Div, Field, Layout
+from crispy_forms.layout import HTML, Div, Layout
 from django import forms
 from django.core.exceptions import ValidationError
+from django.forms.renderers import Jinja2
 
 from connections.callback_url import check_callback_url
 from connections.dynamics import certificates, inputs
@@ -38,6 +39,8 @@ SECRET_STORED_HELP = "A client secret is stored. Leave this box empty to keep it
 
 
 class ConnectionForm(SchemeRules, forms.ModelForm):
+    # Its widgets render with Django's own Jinja2 templates of them: the same HTML, several times faster.
+    default_renderer = Jinja2()
     error_messages = {
         "name_taken": "A connection named “%(name)s” already exists. Choose another name.",
         "secret_required": "Enter the Client Secret (the secret's Value, not its Secret ID).",
@@ -173,12 +176,14 @@ class ConnectionForm(SchemeRules, forms.ModelForm):
         helper = FormHelper()
         helper.form_tag = False
         helper.disable_csrf = True
+        # Each field through one Jinja2 template (crispy-bootstrap5's markup): a third of the page's time.
+        helper.field_template = "connections/field.html"
         # The script shows what the chosen CRM Version and Auth Scheme use (connection_form.js); the page
         # without it shows every field and the server ignores those that do not apply.
         helper.layout = Layout(
             "name",
             "client_id",
-            Div(Field("client_secret"), css_id="secret-fields"),
+            Div("client_secret", css_id="secret-fields"),
             "url",
             HTML(
                 '<div id="url-warning" class="alert alert-warning small py-2" role="status" '

@@ -14,11 +14,12 @@ from django.views.decorators.http import require_http_methods
 
 from audit import trail
 from audit.models import Action
-from connections import access, run_views
+from connections import access, list_rows, run_views
 from connections.callback_url import default_callback_url
 from connections.form_page import render_form
 from connections.forms import SENSITIVE_FIELDS, ConnectionForm
 from connections.models import Connection
+from marketplace.entitlements import status_for
 
 # Each column sorts by what the user reads in it: names in any case, the URL's host without its scheme.
 SORTS = {
@@ -48,7 +49,8 @@ def connection_list(request: HttpRequest) -> HttpResponse:
     column = SORTS[sort.removeprefix("-")]
     # Never tested counts as the oldest TEST, on every database.
     order = column.desc(nulls_last=True) if sort.startswith("-") else column.asc(nulls_first=True)
-    connections = access.visible_to(request.user, Connection.objects.with_owner()).order_by(order, "pk")
+    visible = access.visible_to(request.user, Connection.objects.with_owner())
+    connections = visible.only(*list_rows.LIST_COLUMNS).order_by(order, "pk")
     if query:
         connections = connections.filter(
             Q(name__icontains=query)
@@ -57,12 +59,18 @@ def connection_list(request: HttpRequest) -> HttpResponse:
             | Q(owner__username__icontains=query)
         )
     page = Paginator(connections, PAGE_SIZE).get_page(request.GET.get("page"))
+    is_administrator = access.is_administrator(request.user)
+    crm = status_for("dynamics-crm")
+    rows_html = list_rows.table_body(
+        page.object_list, user=request.user, is_administrator=is_administrator, crm_active=bool(crm and crm.active)
+    )
     context = {
         "page": page,
+        "crm": crm,
+        "rows_html": rows_html,
         "query": query,
         "sort": sort,
         "sort_columns": SORT_COLUMNS,
-        "is_administrator": access.is_administrator(request.user),
     }
     return render(request, "connections/connection_list.html", context)
 

@@ -148,6 +148,14 @@ TEMPLATES = [
             ],
         },
     },
+    # The hot loops only, compiled to Python: the connection form's fields and the Connections page's rows
+    # (docs/decisions/0002-rendering-hot-loops.md). Pages stay Django templates.
+    {
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "DIRS": [BASE_DIR / "jinja2"],
+        "APP_DIRS": False,
+        "OPTIONS": {"environment": "gathr_connector.jinja2.environment"},
+    },
 ]
 
 

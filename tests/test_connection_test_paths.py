@@ -146,15 +146,47 @@ def test_the_command_exits_1_when_unavailable(saved, capsys):
     assert "AADSTS700016" in capsys.readouterr().out
 
 
-def test_a_warm_test_sends_nothing_to_entra_and_reuses_the_open_connection(admin_client, saved, microsoft):
+def dataverse_connections(sim) -> set[int]:
+    return {r.connection_id for r in sim.requests if r.host == "contoso.crm.dynamics.com"}
+
+
+def test_a_warm_test_sends_nothing_to_entra_and_reuses_the_open_connections(admin_client, saved, microsoft):
     admin_client.post(f"/connections/{saved.pk}/test/")
     assert entra_requests(microsoft.sim) == 2  # cold: discovery and token
+    opened = dataverse_connections(microsoft.sim)
     microsoft.sim.clear_requests()
     admin_client.post(f"/connections/{saved.pk}/test/")
     assert entra_requests(microsoft.sim) == 0
     dataverse = [r for r in microsoft.sim.requests if r.host == "contoso.crm.dynamics.com"]
-    assert [r.path for r in dataverse] == ["/api/data/v9.2/WhoAmI", "/api/data/v9.2/RetrieveVersion()"]
-    assert microsoft.sim.connection_count(host="contoso.crm.dynamics.com") <= 1
+    assert sorted(r.path for r in dataverse) == ["/api/data/v9.2/RetrieveVersion()", "/api/data/v9.2/WhoAmI"]
+    assert dataverse_connections(microsoft.sim) <= opened  # no new TLS handshake
+
+
+def test_retrieve_version_does_not_wait_for_whoami(admin_client, saved, microsoft, settings):
+    # WhoAmI never answers: had RetrieveVersion waited for it, it would never have been sent.
+    settings.TEST_READ_TIMEOUT = 1
+    microsoft.sim.set_silent(host="contoso.crm.dynamics.com", path="/api/data/v9.2/WhoAmI")
+    answer = admin_client.post(f"/connections/{saved.pk}/test/", HTTP_ACCEPT="application/json").json()
+    assert answer["ok"] is False
+    assert microsoft.sim.count(host="contoso.crm.dynamics.com", path_contains="RetrieveVersion") == 1
+    saved.refresh_from_db()
+    steps = {step["label"]: step["status"] for step in saved.last_test_steps}
+    assert steps["Dataverse WhoAmI"] == "failed"
+    assert steps["Dataverse version"] == "skipped"  # its answer is not waited for once WhoAmI failed
+
+
+def test_a_failing_retrieve_version_is_a_warning_beside_a_good_whoami(admin_client, saved, microsoft):
+    microsoft.sim.set_responses([500], host="contoso.crm.dynamics.com", path="/api/data/v9.2/RetrieveVersion()")
+    answer = admin_client.post(f"/connections/{saved.pk}/test/", HTTP_ACCEPT="application/json").json()
+    assert answer["ok"] is True, answer["message"]
+    saved.refresh_from_db()
+    steps = {step["label"]: step["status"] for step in saved.last_test_steps}
+    assert steps == {
+        "Outbound check": "ok",
+        "Token from Entra ID": "ok",
+        "Dataverse WhoAmI": "ok",
+        "Dataverse version": "warning",
+    }
 
 
 def test_a_changed_secret_never_reuses_the_old_token(admin_client, saved, microsoft):

@@ -31,9 +31,11 @@ def check(params: CheckParams, runner: StepRunner) -> Available:
     token = runner.do("token", f"https://{cloud.authority_host}/", lambda: _token(params, cloud, url))
     runner.step("token").detail = "from msal's cache" if token.from_cache else "issued by Entra ID"
     runner.updated_token_cache = getattr(token, "token_cache", None)
+    # RetrieveVersion does not wait for WhoAmI: both go out at once, on two connections of the pool.
+    version_answer = runner.launch("version", lambda: dataverse.retrieve_version(url, token.access_token))
     who = runner.do("whoami", url, lambda: dataverse.who_am_i(url, token.access_token))
     runner.step("whoami").detail = f"UserId {who.user_id}"
-    version = runner.optional("version", url, lambda: dataverse.retrieve_version(url, token.access_token))
+    version = runner.optional("version", url, version_answer)
     who_kind = "user" if params.auth_scheme == AZURE_AD else "application user"
     details = {
         "organization_id": who.organization_id,

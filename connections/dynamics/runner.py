@@ -4,14 +4,20 @@ A flow (`online`, `onprem`) runs its steps with `StepRunner.do`; library errors 
 step, our own bugs stay bugs (the orchestrator, `check.run`, logs them as internal errors).
 """
 
+import contextvars
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from connections.dynamics import classify, guard, http
 from connections.dynamics.certificates import CertificateCredential
 from connections.dynamics.errors import CheckError, OutboundBlockedError
 from connections.dynamics.schemes import SERVICE_PRINCIPAL
+
+# Steps that need not wait for the one before them (RetrieveVersion beside WhoAmI) run here. Each call is bounded
+# by its TEST's deadline, so a thread is never held longer than a TEST's budget.
+_beside = ThreadPoolExecutor(max_workers=16, thread_name_prefix="test-step")
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,7 @@ class StepRunner:
         self.updated_token_cache: str | None = None
         # Told the steps each time one starts or ends (a background TEST shows them as they finish).
         self.progress = progress or (lambda steps: None)
+        self._launched: dict[str, float] = {}
 
     def step(self, key: str) -> StepResult:
         return next(step for step in self.steps if step.key == key)
@@ -80,21 +87,26 @@ class StepRunner:
     def do[T](self, key: str, url: str, action: Callable[[], T]) -> T:
         """Run one step, timing it; a library error becomes a CheckError naming the step, a bug stays a bug."""
         step = self.step(key)
-        step.status = "running"
-        self.progress(self.steps)
-        started = time.monotonic()
+        started = self._launched.pop(key, None)
+        if started is None:
+            started = time.monotonic()
+            step.status = "running"
+            self.progress(self.steps)
         try:
             value = action()
         except CheckError as error:
             step.status, step.detail = "failed", error.message
             error.details.setdefault("step", step.label)
+            self._abandon_launched()
             raise
         except classify.LIBRARY_ERRORS as error:
             checked = classify.classify(error, url, self.deadline, self.on_premises)
             step.status, step.detail = "failed", checked.message
+            self._abandon_launched()
             raise checked from error
         except Exception:
             step.status, step.detail = "failed", "internal error"
+            self._abandon_launched()
             raise
         finally:
             step.elapsed = time.monotonic() - started
@@ -102,6 +114,22 @@ class StepRunner:
                 step.status = "ok"
             self.progress(self.steps)
         return value
+
+    def launch[T](self, key: str, action: Callable[[], T]) -> Callable[[], T]:
+        """Start a step's request now, beside the steps that follow; `do(key, url, waiting)` with the function
+        returned waits for its answer and reports it, timed from the launch. The step's thread sees this TEST's
+        deadline, allowed networks and request log (its context variables)."""
+        self.step(key).status = "running"
+        self._launched[key] = time.monotonic()
+        self.progress(self.steps)
+        future = _beside.submit(contextvars.copy_context().run, action)
+        return future.result
+
+    def _abandon_launched(self) -> None:
+        """A step failed: the steps launched beside it are not waited for (their requests end within the budget)."""
+        for key in self._launched:
+            self.step(key).status = "skipped"
+        self._launched.clear()
 
     def optional(self, key: str, url: str, action: Callable[[], str]) -> str:
         """A step whose failure does not undo the ones before it: a warning, and an empty answer."""

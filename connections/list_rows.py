@@ -1,0 +1,93 @@
+"""The Connections page's rows, ready to print: one query for the page, a handful of URL reversals in all.
+
+The page is the one everybody opens first and most often. The template loops over plain values: each row's
+links come from one reversal per kind of link (not four per row), its Last TEST is formatted here, and every
+row's TEST button submits the page's one CSRF-protected form (`form="list-test"` with its own `formaction`).
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.safestring import SafeString, mark_safe
+
+from connections.models import Connection, TestStatus
+
+# What the page shows; the secrets, the token cache and the last TEST's steps stay in the database.
+LIST_COLUMNS = (
+    "pk",
+    "name",
+    "crm_version",
+    "url",
+    "azure_tenant",
+    "owner_id",
+    "owner__username",
+    "last_test_status",
+    "last_tested_at",
+)
+_PLACEHOLDER = 2_147_483_647  # an id no row has: reversed once, then replaced by each row's own
+
+
+@dataclass(frozen=True)
+class Row:
+    pk: int
+    name: str
+    crm_version: str
+    url_host: str
+    azure_tenant: str
+    owner: str
+    status: str  # available, unavailable, or "" (never tested)
+    tested_at: datetime | None
+    tested_iso: str
+    tested_text: str
+    can_manage: bool
+    detail_url: str
+    test_url: str
+    edit_url: str
+    delete_url: str
+
+
+class _Links:
+    """Each row's links, from one reversal of each URL name."""
+
+    def __init__(self, *names: str):
+        self._patterns = {name: reverse(f"connections:{name}", args=[_PLACEHOLDER]) for name in names}
+
+    def __call__(self, name: str, pk: int) -> str:
+        return self._patterns[name].replace(str(_PLACEHOLDER), str(pk), 1)
+
+
+def table_body(connections: list[Connection], *, user, is_administrator: bool, crm_active: bool) -> SafeString:
+    """The rows' HTML (jinja2/connections/list_rows.html: autoescaped, compiled to Python)."""
+    context = {"rows": rows(connections, user=user, is_administrator=is_administrator), "crm_active": crm_active}
+    return mark_safe(render_to_string("connections/list_rows.html", context, using="jinja2"))  # noqa: S308
+
+
+def rows(connections: list[Connection], *, user, is_administrator: bool) -> list[Row]:
+    link = _Links("detail", "test", "edit", "delete")
+    return [_row(connection, link, user.pk, is_administrator) for connection in connections]
+
+
+def _row(connection: Connection, link: _Links, user_pk: int, is_administrator: bool) -> Row:
+    pk, tested_at = connection.pk, connection.last_tested_at
+    local = timezone.localtime(tested_at) if tested_at else None
+    return Row(
+        pk=pk,
+        name=connection.name,
+        crm_version=connection.crm_version,
+        url_host=connection.url_host,
+        azure_tenant=connection.azure_tenant,
+        owner=connection.owner.get_username() if connection.owner_id else "",
+        status=connection.last_test_status or TestStatus.NEVER,
+        tested_at=tested_at,
+        tested_iso=local.isoformat() if local else "",
+        tested_text=date_format(local, "Y-m-d H:i T") if local else "",
+        can_manage=is_administrator or connection.owner_id == user_pk,
+        detail_url=link("detail", pk),
+        test_url=link("test", pk),
+        edit_url=link("edit", pk),
+        delete_url=link("delete", pk),
+    )
