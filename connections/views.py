@@ -19,7 +19,7 @@ from connections.callback_url import default_callback_url
 from connections.form_page import render_form
 from connections.forms import SENSITIVE_FIELDS, ConnectionForm
 from connections.models import Connection
-from marketplace.entitlements import status_for
+from marketplace.entitlements import shown_status
 
 # Each column sorts by what the user reads in it: names in any case, the URL's host without its scheme.
 SORTS = {
@@ -60,7 +60,7 @@ def connection_list(request: HttpRequest) -> HttpResponse:
         )
     page = Paginator(connections, PAGE_SIZE).get_page(request.GET.get("page"))
     is_administrator = access.is_administrator(request.user)
-    crm = status_for("dynamics-crm")
+    crm = shown_status("dynamics-crm")
     rows_html = list_rows.table_body(
         page.object_list, user=request.user, is_administrator=is_administrator, crm_active=bool(crm and crm.active)
     )

@@ -183,7 +183,12 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+CACHES = {
+    "default": env.cache("CACHE_URL", default="locmemcache://"),
+    # Each process's own, for one second: what the pages show of the connectors' trials and subscriptions
+    # (marketplace.entitlements.shown_status). A change is seen at once by the process that made it.
+    "process": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "process", "TIMEOUT": 1},
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -323,14 +328,16 @@ TEST_RATE_PER_HOST = _number("TEST_RATE_PER_HOST", 30, low=0, high=100000, cast=
 # Background TESTs (Huey; docs/decisions/0001-task-engine.md). One machine: a SQLite file beside the database, no
 # extra service. Several machines: Redis (redis://host:6379/1), shared by every app server and worker.
 TASK_QUEUE_URL = env.str("TASK_QUEUE_URL", default=f"sqlite:///{BASE_DIR / 'tasks.sqlite3'}")
-TEST_WORKERS = _number("TEST_WORKERS", 4, low=0, high=64, cast=int, unit="threads")
+# A TEST mostly waits on the network: 16 threads let 16 silent servers time out while other TESTs still run.
+TEST_WORKERS = _number("TEST_WORKERS", 16, low=0, high=64, cast=int, unit="threads")
 
 
 def _huey(url: str, workers: int) -> dict:
     """Huey's settings for the queue at `url`: the same task code runs on either storage."""
     common = {"name": "gathr-connector", "immediate": False, "results": False, "utc": True}
-    # An idle worker looks at the SQLite queue at least every 0.25 s (Redis wakes it at once).
-    consumer = {"workers": workers, "worker_type": "thread", "initial_delay": 0.05, "max_delay": 0.25, "verbose": False}
+    # An idle worker thread looks at the SQLite queue every 0.1 s at most (an indexed read; Redis wakes it at once):
+    # a warm TEST is mostly its one Dataverse round trip, not the wait for a worker.
+    consumer = {"workers": workers, "worker_type": "thread", "initial_delay": 0.02, "max_delay": 0.1, "verbose": False}
     scheme = url.partition("://")[0]
     if scheme == "sqlite":
         path = url.removeprefix("sqlite:///")

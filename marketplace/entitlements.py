@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 from enum import StrEnum
 
+from django.core.cache import caches
 from django.db import IntegrityError, transaction
 from django.db.models import Prefetch
 from django.utils import dateformat, timezone
@@ -105,6 +106,23 @@ def status_for(slug: str, now: dt.datetime | None = None) -> ConnectorStatus | N
     """The state of the connector `slug`; None when the catalogue has no such connector."""
     connector = _with_history(Connector.objects.filter(slug=slug)).first()
     return status_of(connector, now) if connector else None
+
+
+def shown_status(slug: str) -> ConnectorStatus | None:
+    """The state of `slug` as a page shows it: its history is read at most once a second per process (the two
+    queries cost more than the rest of the Connections page's database work). Actions use `status_for`."""
+    key = f"connector-history:{slug}"
+    connector = caches["process"].get(key)
+    if connector is None:
+        connector = _with_history(Connector.objects.filter(slug=slug)).first() or False
+        caches["process"].set(key, connector)
+    return status_of(connector) if connector else None
+
+
+def forget_shown_status(**kwargs) -> None:
+    """A connector, trial or subscription changed: this process's pages show it from now on (the others within
+    the second)."""
+    transaction.on_commit(caches["process"].clear)
 
 
 def catalogue(now: dt.datetime | None = None) -> list[ConnectorStatus]:

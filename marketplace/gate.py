@@ -13,7 +13,7 @@ from django.utils.html import format_html
 
 from gathr_connector.negotiation import wants_json
 from marketplace import access_requests
-from marketplace.entitlements import ConnectorStatus, State, status_for, when
+from marketplace.entitlements import ConnectorStatus, State, shown_status, status_for, when
 from marketplace.roles import MANAGE_CONNECTORS
 
 # What a refused POST was trying to do: by the view's URL name, else by the connection form's "action" button.
@@ -71,9 +71,10 @@ class ConnectorUnavailableError(Exception):
         self.refusal = refusal
 
 
-def check(slug: str) -> GateRefusal | None:
-    """None when connections of `slug` may be used now, else why not."""
-    status = status_for(slug)
+def check(slug: str, *, shown: bool = False) -> GateRefusal | None:
+    """None when connections of `slug` may be used now, else why not (`shown`: for a page that only shows a form;
+    actions always read the state afresh)."""
+    status = shown_status(slug) if shown else status_for(slug)
     return None if status and status.active else GateRefusal(slug, status)
 
 
@@ -90,7 +91,7 @@ def requires_connector(slug: str):
     def decorator(view):
         @wraps(view)
         def gated(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-            refusal = check(slug)
+            refusal = check(slug, shown=request.method in ("GET", "HEAD"))
             if refusal is None:
                 return view(request, *args, **kwargs)
             return refuse(request, refusal)

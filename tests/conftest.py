@@ -42,12 +42,15 @@ def plain_static_files(settings):
 
 @pytest.fixture(autouse=True)
 def fresh_cache():
-    """Rate-limit counters and TEST locks live in the cache: each test starts with none."""
-    from django.core.cache import cache
+    """Rate-limit counters and TEST locks live in the cache, the connectors' shown state in the process cache:
+    each test starts with none."""
+    from django.core.cache import caches
 
-    cache.clear()
+    for alias in ("default", "process"):
+        caches[alias].clear()
     yield
-    cache.clear()
+    for alias in ("default", "process"):
+        caches[alias].clear()
 
 
 @pytest.fixture(autouse=True)

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.cache import caches
 from django.db import connection as db
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -185,12 +186,34 @@ def test_it_shows_25_connections_a_page(admin_client, page, first, last, label):
 def test_it_runs_the_same_number_of_queries_for_3_or_60_rows(admin_client, make_connection, django_assert_num_queries):
     for number in range(3):
         mark_tested(make_connection(owner=person(f"few{number}")), "available", datetime(2026, 5, 1, tzinfo=UTC))
+    caches["process"].clear()  # both read the connector's state (the pages keep it for a second)
     with CaptureQueriesContext(db) as few:
         assert len(rows(admin_client.get(LIST_URL))) == 3
     for number in range(57):
         mark_tested(make_connection(owner=person(f"many{number}")), "unavailable", datetime(2026, 5, 1, tzinfo=UTC))
+    caches["process"].clear()
     with django_assert_num_queries(len(few.captured_queries)):
         assert len(rows(admin_client.get(LIST_URL))) == 25
+
+
+def test_the_pages_read_the_connector_s_state_once_a_second_and_see_a_change_at_once(
+    admin_client, dynamics_crm, make_connection, django_capture_on_commit_callbacks
+):
+    from marketplace.models import Subscription
+
+    make_connection(name="Contoso Sales")
+    with CaptureQueriesContext(db) as first:
+        admin_client.get(LIST_URL)
+    with CaptureQueriesContext(db) as second:
+        page = admin_client.get(LIST_URL).content.decode()
+    assert len(second.captured_queries) == len(first.captured_queries) - 2  # the trial and the subscriptions
+    assert "TEST Contoso Sales" in page and "Disabled" not in page
+    subscription = Subscription.objects.get(connector=dynamics_crm)
+    subscription.cancelled_at = datetime(2001, 1, 1, tzinfo=UTC)
+    with django_capture_on_commit_callbacks(execute=True):
+        subscription.save()  # as UNSUBSCRIBE saves it: this process's pages see it at once
+    page = admin_client.get(LIST_URL).content.decode()
+    assert "TEST Contoso Sales" not in page and "Disabled" in page
 
 
 def test_it_links_each_row_to_open_edit_and_delete(admin_client, make_connection):

@@ -72,7 +72,8 @@ def classify(error: Exception, url: str, deadline, on_premises: bool = False) ->
     if isinstance(error, BudgetExceededError) or deadline.remaining() <= 0.1:
         return CheckError(
             "timeout",
-            f"The TEST did not finish within its {deadline.total:g} s time budget: the server is down or unreachable.",
+            f"The TEST did not finish within its {deadline.total:.3g} s time budget: "
+            "the server is down or unreachable.",
             DOWN_HINT,
             {"host": host},
         )

@@ -3,7 +3,7 @@
 from django import template
 
 from marketplace import gate
-from marketplace.entitlements import ConnectorStatus, status_for
+from marketplace.entitlements import ConnectorStatus, shown_status
 
 register = template.Library()
 
@@ -11,7 +11,7 @@ register = template.Library()
 @register.simple_tag
 def connector_status(slug: str) -> ConnectorStatus | None:
     """{% connector_status "dynamics-crm" as crm %}: the state now; `crm.active` says whether it may be used."""
-    return status_for(slug)
+    return shown_status(slug)
 
 
 @register.inclusion_tag("marketplace/_gate_notice.html", takes_context=True)

@@ -96,15 +96,17 @@
       if (lastTest && data.last_test_html) lastTest.innerHTML = data.last_test_html;
       return null;
     }
-    var wait = 100;
+    // A warm TEST is done in about one Dataverse round trip: ask every 50 ms for half a second, then less often.
+    var wait = 50, asked = 0;
     return new Promise(function (resolve, reject) {
       function ask() {
+        asked += 1;
         fetch(data.status_url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
           .then(readJson)
           .then(function (now) {
             if (now.done) { resolve(follow(now)); return; }
             document.getElementById("test-result").innerHTML = now.html;
-            wait = Math.min(wait * 1.5, 1000);
+            if (asked >= 10) wait = Math.min(wait * 1.5, 1000);
             window.setTimeout(ask, wait);
           })
           .catch(function (error) { reject(new Error(unavailable(error, "the TEST's progress could not be read"))); });
