@@ -64,9 +64,11 @@ def section(label: str, runs: list[dict], args) -> str:
     return "\n".join(lines)
 
 
-def record(label: str, text: str) -> None:
-    """Replace this label's section of RESULTS.md (or add it at the end); the rest is left as written."""
+def record(label: str, text: str, kind: str = "load") -> None:
+    """Replace this label's section of RESULTS.md (or add it at the end); the rest is left as written. `kind` is the
+    marker's prefix: `load` for bench/load.py, `list` for bench/list_scale.py."""
     current = RESULTS_MD.read_text()
-    pattern = re.compile(rf"<!-- load:{re.escape(label)}:begin -->.*?<!-- load:{re.escape(label)}:end -->", re.S)
+    begin, end = (re.escape(f"<!-- {kind}:{label}:{edge} -->") for edge in ("begin", "end"))
+    pattern = re.compile(rf"{begin}.*?{end}", re.S)
     updated = pattern.sub(lambda _: text, current) if pattern.search(current) else current.rstrip() + "\n\n" + text
     RESULTS_MD.write_text(updated.rstrip() + "\n")

@@ -5,13 +5,15 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import models
-from django.db.models.functions import Lower
+from django.db.models import F, Value
+from django.db.models.functions import Lower, Replace
 from django.urls import reverse
 from django.utils import timezone
 
 from connections import crypto
 from connections.dynamics import schemes
 from connections.dynamics.certificates import CertificateCredential
+from connections.indexes import SortIndex
 from connections.runs import TestRun  # noqa: F401 - the background TEST's model, in a module of its own
 
 
@@ -53,6 +55,11 @@ class TestStatus(models.TextChoices):
     NEVER = "", "Never tested"
     AVAILABLE = "available", "Available"
     UNAVAILABLE = "unavailable", "Unavailable"
+
+
+# The URL as the Connections page sorts it (connections/views.py SORTS["url"]): its host first, whatever the scheme.
+# tests/test_list_scale.py checks that each sort index is the expression the page orders by.
+URL_HOST_SORT = Replace(Replace("url", Value("https://"), Value("")), Value("http://"), Value(""))
 
 
 class ConnectionQuerySet(models.QuerySet):
@@ -124,6 +131,23 @@ class Connection(models.Model):
 
     class Meta:
         ordering = [Lower("name")]
+        # The Connections page's sorts (connections/views.py SORTS, with its pk tiebreaker and nulls placement),
+        # one index per direction (descending keeps pk ascending): each page reads its rows from an index instead
+        # of sorting every row. The owner sort's index is on the users' table (migration 0006). `scope` lets
+        # PostgreSQL count a plain user's visible rows (owner or organization) from two indexes.
+        indexes = [
+            SortIndex(Lower("name").asc(nulls_first=True), F("id").asc(), name="connection_sort_name"),
+            SortIndex(Lower("name").desc(nulls_last=True), F("id").asc(), name="connection_sort_name_desc"),
+            SortIndex(F("crm_version").asc(nulls_first=True), F("id").asc(), name="connection_sort_version"),
+            SortIndex(F("crm_version").desc(nulls_last=True), F("id").asc(), name="connection_sort_version_desc"),
+            SortIndex(URL_HOST_SORT.asc(nulls_first=True), F("id").asc(), name="connection_sort_url"),
+            SortIndex(URL_HOST_SORT.desc(nulls_last=True), F("id").asc(), name="connection_sort_url_desc"),
+            SortIndex(F("azure_tenant").asc(nulls_first=True), F("id").asc(), name="connection_sort_tenant"),
+            SortIndex(F("azure_tenant").desc(nulls_last=True), F("id").asc(), name="connection_sort_tenant_desc"),
+            SortIndex(F("last_tested_at").asc(nulls_first=True), F("id").asc(), name="connection_sort_tested"),
+            SortIndex(F("last_tested_at").desc(nulls_last=True), F("id").asc(), name="connection_sort_tested_desc"),
+            models.Index(fields=["scope"], name="connection_scope"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 Lower("name"),
