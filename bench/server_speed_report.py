@@ -127,7 +127,8 @@ def section(figures: dict, quick: bool) -> str:
     setup = (
         f"Machine: {machine()}; {time.strftime('%Y-%m-%d %H:%M')}; {'--quick' if quick else 'full run'}. "
         "gunicorn as the Procfile starts it (gthread, 2 workers × 8 threads, WEB_TIMEOUT 60, access log) and the TEST "
-        "worker (run_huey, 4 threads) on a fresh SQLite database and SQLite queue; TEST against the local simulator; "
+        "worker (run_huey, its default threads) on a fresh SQLite database and SQLite queue; TEST against the local "
+        "simulator; "
         "the clients, wrk, the simulator and the servers share the machine (load average "
         f"{figures['load_average'][0]:.1f} at the start, {figures['load_average'][1]:.1f} at the end)."
     )

@@ -28,7 +28,7 @@ def bench_environment(folder: Path, simulator: Simulator) -> dict:
         folder, f"sqlite:///{folder / 'bench.sqlite3'}", f"sqlite:///{folder / 'tasks.sqlite3'}", simulator
     )
     env.pop("CACHE_URL")
-    env.pop("TEST_WORKERS", None)  # its default, 4 threads
+    env.pop("TEST_WORKERS", None)  # its default, as `make run` has it
     return {**env, **MAKE_RUN}
 
 
