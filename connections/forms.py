@@ -6,6 +6,8 @@ from crispy_forms.layout import HTML, Div, Layout
 from django import forms
 from django.core.exceptions import ValidationError
 from django.forms.renderers import Jinja2
+from django.template.loader import render_to_string
+from django.utils.safestring import SafeString, mark_safe
 
 from connections.callback_url import check_callback_url
 from connections.dynamics import certificates, inputs
@@ -172,12 +174,20 @@ class ConnectionForm(SchemeRules, forms.ModelForm):
             self.fields["windows_password"].widget.attrs["placeholder"] = "•••••• stored"
         self.helper = self._helper()
 
+    @property
+    def shows_callback_url(self) -> bool:
+        return self["auth_scheme"].value() == AuthScheme.AZURE_AD
+
+    def fields_html(self) -> SafeString:
+        """The fields as the page shows them: jinja2/connections/connection_fields.html draws `helper`'s layout
+        with crispy-bootstrap5's markup in a fraction of crispy-forms' time (docs/decisions/0002)."""
+        return mark_safe(render_to_string("connections/connection_fields.html", {"form": self}, using="jinja2"))  # noqa: S308
+
     def _helper(self) -> FormHelper:
+        """The layout, as crispy-forms would draw it: the reference connection_fields.html is checked against."""
         helper = FormHelper()
         helper.form_tag = False
         helper.disable_csrf = True
-        # Each field through one Jinja2 template (crispy-bootstrap5's markup): a third of the page's time.
-        helper.field_template = "connections/field.html"
         # The script shows what the chosen CRM Version and Auth Scheme use (connection_form.js); the page
         # without it shows every field and the server ignores those that do not apply.
         helper.layout = Layout(
@@ -214,7 +224,7 @@ class ConnectionForm(SchemeRules, forms.ModelForm):
             ),
             css_id="callback-fields",
         )
-        if self["auth_scheme"].value() == AuthScheme.AZURE_AD:
+        if self.shows_callback_url:
             return [field]
         return [HTML('<template id="callback-template">'), field, HTML('</template><div id="callback-slot"></div>')]
 

@@ -7,6 +7,7 @@ row's TEST button submits the page's one CSRF-protected form (`form="list-test"`
 
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -14,9 +15,10 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.safestring import SafeString, mark_safe
 
-from connections.models import Connection, TestStatus
+from connections.models import TestStatus
 
-# What the page shows; the secrets, the token cache and the last TEST's steps stay in the database.
+# What the page shows, read as plain values (no model instances); the secrets, the token cache and the last
+# TEST's steps stay in the database.
 LIST_COLUMNS = (
     "pk",
     "name",
@@ -60,32 +62,32 @@ class _Links:
         return self._patterns[name].replace(str(_PLACEHOLDER), str(pk), 1)
 
 
-def table_body(connections: list[Connection], *, user, is_administrator: bool, crm_active: bool) -> SafeString:
+def table_body(connections: list[dict], *, user, is_administrator: bool, crm_active: bool) -> SafeString:
     """The rows' HTML (jinja2/connections/list_rows.html: autoescaped, compiled to Python)."""
     context = {"rows": rows(connections, user=user, is_administrator=is_administrator), "crm_active": crm_active}
     return mark_safe(render_to_string("connections/list_rows.html", context, using="jinja2"))  # noqa: S308
 
 
-def rows(connections: list[Connection], *, user, is_administrator: bool) -> list[Row]:
+def rows(connections: list[dict], *, user, is_administrator: bool) -> list[Row]:
     link = _Links("detail", "test", "edit", "delete")
     return [_row(connection, link, user.pk, is_administrator) for connection in connections]
 
 
-def _row(connection: Connection, link: _Links, user_pk: int, is_administrator: bool) -> Row:
-    pk, tested_at = connection.pk, connection.last_tested_at
+def _row(values: dict, link: _Links, user_pk: int, is_administrator: bool) -> Row:
+    pk, tested_at, owner_id = values["pk"], values["last_tested_at"], values["owner_id"]
     local = timezone.localtime(tested_at) if tested_at else None
     return Row(
         pk=pk,
-        name=connection.name,
-        crm_version=connection.crm_version,
-        url_host=connection.url_host,
-        azure_tenant=connection.azure_tenant,
-        owner=connection.owner.get_username() if connection.owner_id else "",
-        status=connection.last_test_status or TestStatus.NEVER,
+        name=values["name"],
+        crm_version=values["crm_version"],
+        url_host=urlsplit(values["url"]).hostname or "",
+        azure_tenant=values["azure_tenant"],
+        owner=values["owner__username"] or "",
+        status=values["last_test_status"] or TestStatus.NEVER,
         tested_at=tested_at,
         tested_iso=local.isoformat() if local else "",
         tested_text=date_format(local, "Y-m-d H:i T") if local else "",
-        can_manage=is_administrator or connection.owner_id == user_pk,
+        can_manage=is_administrator or owner_id == user_pk,
         detail_url=link("detail", pk),
         test_url=link("test", pk),
         edit_url=link("edit", pk),

@@ -49,8 +49,8 @@ def connection_list(request: HttpRequest) -> HttpResponse:
     column = SORTS[sort.removeprefix("-")]
     # Never tested counts as the oldest TEST, on every database.
     order = column.desc(nulls_last=True) if sort.startswith("-") else column.asc(nulls_first=True)
-    visible = access.visible_to(request.user, Connection.objects.with_owner())
-    connections = visible.only(*list_rows.LIST_COLUMNS).order_by(order, "pk")
+    visible = access.visible_to(request.user, Connection.objects.all())
+    connections = visible.order_by(order, "pk").values(*list_rows.LIST_COLUMNS)
     if query:
         connections = connections.filter(
             Q(name__icontains=query)
