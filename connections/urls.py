@@ -9,6 +9,7 @@ app_name = "connections"
 # Creating, editing, TESTing (and signing in for TEST) need the Premium connector's trial or subscription;
 # seeing, deleting and signing out do not.
 gated = requires_connector(DYNAMICS_CRM)
+acting = requires_connector(DYNAMICS_CRM, pages=False)  # its GET acts (sends the admin to Microsoft)
 
 urlpatterns = [
     path("", views.connection_list, name="list"),
@@ -20,6 +21,6 @@ urlpatterns = [
     # The TEST use case applies the gate itself (connections/testing.py), for the admin and the command too.
     path("<int:pk>/test/", run_views.connection_test, name="test"),
     path("tests/<uuid:run_id>/", run_views.test_run, name="test_run"),
-    path("<int:pk>/sign-in/", gated(sign_in.sign_in), name="sign_in"),
+    path("<int:pk>/sign-in/", acting(sign_in.sign_in), name="sign_in"),
     path("<int:pk>/sign-out/", sign_in.sign_out, name="sign_out"),
 ]

@@ -85,13 +85,14 @@ def require(slug: str) -> None:
         raise ConnectorUnavailableError(refusal)
 
 
-def requires_connector(slug: str):
-    """Refuse a view (with the reason and what the user can do) unless `slug` is usable now."""
+def requires_connector(slug: str, *, pages: bool = True):
+    """Refuse a view (with the reason and what the user can do) unless `slug` is usable now. `pages`: the view's
+    GET only shows a page (a form), so the state a second old will do; its POSTs always read it afresh."""
 
     def decorator(view):
         @wraps(view)
         def gated(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-            refusal = check(slug, shown=request.method in ("GET", "HEAD"))
+            refusal = check(slug, shown=pages and request.method in ("GET", "HEAD"))
             if refusal is None:
                 return view(request, *args, **kwargs)
             return refuse(request, refusal)

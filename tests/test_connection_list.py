@@ -330,3 +330,16 @@ def test_the_admin_lists_the_same_columns_searchable_and_filterable(admin_client
     assert admin_names() == ["Contoso Sales", "On-prem CRM"]
     assert admin_names(q="on-prem") == ["On-prem CRM"]
     assert admin_names(crm_version__exact="CRMOnline") == ["Contoso Sales"]
+
+
+def test_an_action_reads_the_connector_s_state_afresh_whatever_the_pages_kept(admin_client, make_connection):
+    from marketplace.models import Subscription
+
+    connection = make_connection(name="Contoso Sales")
+    assert "TEST Contoso Sales" in admin_client.get(LIST_URL).content.decode()  # the page keeps "subscribed"
+    Subscription.objects.update(cancelled_at=datetime(2001, 1, 1, tzinfo=UTC))  # no signal: the kept state is stale
+    assert "TEST Contoso Sales" in admin_client.get(LIST_URL).content.decode()  # (for up to a second)
+    refused = admin_client.post(f"/connections/{connection.pk}/test/")
+    assert refused.status_code == 403
+    assert "needs an active trial or subscription" in refused.content.decode()
+    assert admin_client.get(f"/connections/{connection.pk}/sign-in/").status_code == 403
