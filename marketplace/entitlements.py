@@ -122,6 +122,8 @@ def shown_status(slug: str) -> ConnectorStatus | None:
 def forget_shown_status(**kwargs) -> None:
     """A connector, trial or subscription changed: this process's pages show it from now on (the others within
     the second)."""
+    caches["process"].clear()
+    # Again once the change is committed: a page of this process may have read the old state meanwhile.
     transaction.on_commit(caches["process"].clear)
 
 
