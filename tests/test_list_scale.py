@@ -36,10 +36,11 @@ SORT_INDEXES = {
         "connection_sort_tenant_desc",
         "connection_sort_tested",
         "connection_sort_tested_desc",
-        "connection_scope",
+        "connection_visibility",
     ],
     "auth_user": ["connection_sort_owner"],
 }
+SEARCH_INDEXES = ["connection_search_name", "connection_search_url", "connection_search_tenant"]
 
 
 @pytest.fixture
@@ -113,3 +114,25 @@ def test_every_sort_is_read_from_an_index(admin_client, add_rows, query):
     # An Incremental Sort orders a run of equal keys (one owner's rows) by pk; the index gave the rest.
     nodes = [line.strip().removeprefix("->").strip().split("  (")[0] for line in plan.splitlines()]
     assert "Sort" not in nodes, plan
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="pg_trgm's indexes are PostgreSQL's")
+@pytest.mark.parametrize("name", SEARCH_INDEXES)
+@pytest.mark.django_db
+def test_the_migrations_make_the_search_s_trigram_indexes_on_postgresql(name):
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, "connections_connection")
+    assert constraints[name]["type"] == "gin"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the plans of PostgreSQL")
+def test_the_search_is_read_from_the_trigram_indexes(admin_client, add_rows):
+    add_rows(3)
+    count = next(sql for sql in queries_of(admin_client, {"q": "contoso"}) if sql.startswith("SELECT COUNT(*)"))
+    with connection.cursor() as cursor:
+        # Reading every row made as costly as it can be: the plan reads the table only if no index serves the search.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {count}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    for name in SEARCH_INDEXES:
+        assert name in plan, plan
