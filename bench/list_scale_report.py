@@ -5,7 +5,7 @@ import time
 
 GOAL = 3.0
 TITLES = {"postgresql": "PostgreSQL", "sqlite": "SQLite"}
-VARIANTS = {"indexed": "with the list's indexes (migration 0006)", "no list indexes": "without them (0005)"}
+VARIANTS = {"indexed": "with the list's indexes (migrations 0006 and 0007)", "no list indexes": "without them (0005)"}
 
 
 def _cell(ms: float, base: float) -> str:

@@ -133,8 +133,9 @@ class Connection(models.Model):
         ordering = [Lower("name")]
         # The Connections page's sorts (connections/views.py SORTS, with its pk tiebreaker and nulls placement),
         # one index per direction (descending keeps pk ascending): each page reads its rows from an index instead
-        # of sorting every row. The owner sort's index is on the users' table (migration 0006). `scope` lets
-        # PostgreSQL count a plain user's visible rows (owner or organization) from two indexes.
+        # of sorting every row. The owner sort's index is on the users' table (migration 0006). `scope, owner`
+        # lets PostgreSQL count a plain user's visible rows (owner or organization) from the index alone. The search's
+        # trigram indexes are PostgreSQL's only (migration 0007).
         indexes = [
             SortIndex(Lower("name").asc(nulls_first=True), F("id").asc(), name="connection_sort_name"),
             SortIndex(Lower("name").desc(nulls_last=True), F("id").asc(), name="connection_sort_name_desc"),
@@ -146,7 +147,7 @@ class Connection(models.Model):
             SortIndex(F("azure_tenant").desc(nulls_last=True), F("id").asc(), name="connection_sort_tenant_desc"),
             SortIndex(F("last_tested_at").asc(nulls_first=True), F("id").asc(), name="connection_sort_tested"),
             SortIndex(F("last_tested_at").desc(nulls_last=True), F("id").asc(), name="connection_sort_tested_desc"),
-            models.Index(fields=["scope"], name="connection_scope"),
+            models.Index(fields=["scope", "owner"], name="connection_visibility"),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -5,7 +5,7 @@ import uuid
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, Value
+from django.db.models import F, Value
 from django.db.models.functions import Lower, Replace
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods
 
 from audit import trail
 from audit.models import Action
-from connections import access, list_rows, run_views
+from connections import access, list_rows, list_search, run_views
 from connections.callback_url import default_callback_url
 from connections.form_page import render_form
 from connections.forms import SENSITIVE_FIELDS, ConnectionForm
@@ -52,12 +52,7 @@ def connection_list(request: HttpRequest) -> HttpResponse:
     visible = access.visible_to(request.user, Connection.objects.all())
     connections = visible.order_by(order, "pk").values(*list_rows.LIST_COLUMNS)
     if query:
-        connections = connections.filter(
-            Q(name__icontains=query)
-            | Q(url__icontains=query)
-            | Q(azure_tenant__icontains=query)
-            | Q(owner__username__icontains=query)
-        )
+        connections = list_search.matching(connections, query)
     page = Paginator(connections, PAGE_SIZE).get_page(request.GET.get("page"))
     is_administrator = access.is_administrator(request.user)
     crm = shown_status("dynamics-crm")

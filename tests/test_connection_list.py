@@ -10,6 +10,7 @@ from django.db import connection as db
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from connections import list_search
 from connections.models import Connection
 
 pytestmark = pytest.mark.usefixtures("fast_password_hashing")
@@ -84,6 +85,7 @@ def test_it_says_when_there_is_no_connection_yet(admin_client):
         ("crm4.dynamics", ["Fabrikam HR"]),
         ("northwind.onmicrosoft", ["Northwind"]),
         ("maria", ["Northwind"]),
+        ("MARI", ["Northwind"]),
     ],
 )
 def test_it_finds_connections_by_name_url_tenant_or_owner(admin_client, make_connection, user, query, found):
@@ -93,6 +95,14 @@ def test_it_finds_connections_by_name_url_tenant_or_owner(admin_client, make_con
     response = admin_client.get(LIST_URL, {"q": query})
     assert names(response) == found
     assert f'value="{query}"' in response.content.decode()
+
+
+def test_it_finds_connections_by_owner_when_many_owners_match(admin_client, make_connection, monkeypatch):
+    monkeypatch.setattr(list_search, "MAX_OWNER_IDS", 1)  # past it, the owners are looked up in a subquery
+    make_connection(name="First", owner=person("sales-ana"))
+    make_connection(name="Second", owner=person("SALES-bob"))
+    make_connection(name="Third", owner=person("support-eve"))
+    assert names(admin_client.get(LIST_URL, {"q": "Sales"})) == ["First", "Second"]
 
 
 def test_it_says_when_nothing_matches_the_search(admin_client, make_connection):
