@@ -50,19 +50,22 @@ def connection_list(request: HttpRequest) -> HttpResponse:
     # Never tested counts as the oldest TEST, on every database.
     order = column.desc(nulls_last=True) if sort.startswith("-") else column.asc(nulls_first=True)
     visible = access.visible_to(request.user, Connection.objects.all())
-    connections = visible.order_by(order, "pk").values(*list_rows.LIST_COLUMNS)
+    connections = visible.order_by(order, "pk")
     if query:
         connections = list_search.matching(connections, query)
     page = Paginator(connections, PAGE_SIZE).get_page(request.GET.get("page"))
     is_administrator = access.is_administrator(request.user)
     crm = shown_status("dynamics-crm")
+    # The page's rows as plain values, the owner's name joined in; the pager's count has no join.
+    shown = list(page.object_list.values(*list_rows.LIST_COLUMNS))
     rows_html = list_rows.table_body(
-        page.object_list, user=request.user, is_administrator=is_administrator, crm_active=bool(crm and crm.active)
+        shown, user=request.user, is_administrator=is_administrator, crm_active=bool(crm and crm.active)
     )
     context = {
         "page": page,
         "crm": crm,
         "rows_html": rows_html,
+        "has_rows": bool(shown),
         "query": query,
         "sort": sort,
         "sort_columns": SORT_COLUMNS,

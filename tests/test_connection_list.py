@@ -353,3 +353,12 @@ def test_an_action_reads_the_connector_s_state_afresh_whatever_the_pages_kept(ad
     assert refused.status_code == 403
     assert "needs an active trial or subscription" in refused.content.decode()
     assert admin_client.get(f"/connections/{connection.pk}/sign-in/").status_code == 403
+
+
+def test_the_list_reads_only_what_it_shows_never_a_secret_column(admin_client, make_connection):
+    make_connection(name="Contoso Sales")
+    with CaptureQueriesContext(db) as captured:
+        assert "Contoso Sales" in admin_client.get(LIST_URL).content.decode()
+    reads = " ".join(query["sql"] for query in captured.captured_queries)
+    for column in ("client_secret_encrypted", "certificate_encrypted", "token_cache_encrypted", "last_test_steps"):
+        assert column not in reads
