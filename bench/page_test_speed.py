@@ -184,8 +184,8 @@ def report(figures: dict) -> str:
             f"Warm TEST / one round trip: **{ratio:.2f}×** (target at most {TARGET}×, met: "
             f"{'yes' if ratio <= TARGET else '**NO**'}); cold TEST: {figures['cold_entra']} requests to Entra ID "
             f"(target at most 2, met: {'yes' if figures['cold_entra'] <= 2 else '**NO**'}). WhoAmI and "
-            "RetrieveVersion go out together; the page asks for the result every 25 ms for its first 0.3 s, then "
-            "every 50 ms.",
+            "RetrieveVersion go out together; the page asks for the result 20 ms after each answer for its first "
+            "0.3 s, then every 50 ms.",
             "",
             f"On the server (the warm TESTs' rows, medians): {figures['queued'] * 1000:.0f} ms from the POST's enqueue "
             f"to a worker taking it, {figures['running'] * 1000:.0f} ms from there to the result stored; the rest is "

@@ -112,16 +112,17 @@ class StepRunner:
             step.elapsed = time.monotonic() - started
             if step.status == "running":
                 step.status = "ok"
-            self.progress(self.steps)
+        # Told when the next step starts (or with the result, after the last one): steps run back to back, and
+        # every write of the progress is a database write in the TEST's own time.
         return value
 
     def launch[T](self, key: str, action: Callable[[], T]) -> Callable[[], T]:
         """Start a step's request now, beside the steps that follow; `do(key, url, waiting)` with the function
         returned waits for its answer and reports it, timed from the launch. The step's thread sees this TEST's
-        deadline, allowed networks and request log (its context variables)."""
+        deadline, allowed networks and request log (its context variables). The progress shows it running with
+        the next step that starts."""
         self.step(key).status = "running"
         self._launched[key] = time.monotonic()
-        self.progress(self.steps)
         future = _beside.submit(contextvars.copy_context().run, action)
         return future.result
 
