@@ -10,20 +10,21 @@ import threading
 from collections import deque
 from pathlib import Path
 
-from . import aadsts, dataverse, tokens
+from . import aadsts, dataverse, graph, tokens
 from .dataverse import DataverseService
 from .entra import EntraService
+from .graph import GraphService
 from .knobs import DROP, SILENT, Forced, Knobs, Rule, parse_response_entry
 from .messages import Request, Response
 from .server import RequestLog, RequestRecord, SimulatorServer, tls_material
 from .simulator_users import UserApi
-from .state import AUTHORITY_CLOUDS, Directory
+from .state import AUTHORITY_CLOUDS, GRAPH_CLOUDS, Directory
 
 logger = logging.getLogger(__name__)
 
 
 class Simulator(UserApi):
-    """A local HTTPS stand-in for Entra ID (app and user sign-in) and the Dataverse Web API.
+    """A local HTTPS stand-in for Entra ID (app and user sign-in), the Dataverse Web API and Graph's applications.
 
     Serves on ``host:port`` (port 0 = a free port) from construction unless
     ``start=False``. Route requests for the real host names to it and trust
@@ -38,6 +39,7 @@ class Simulator(UserApi):
         self.log = RequestLog()
         self.entra = EntraService(self.directory)
         self.dataverse = DataverseService(self.directory)
+        self.graph = GraphService(self.directory)
         self.ca, server_cert = tls_material()
         tokens.signing_bundle()  # generate the RSA signing key now, not on the first token request
         self._tmpdir = Path(tempfile.mkdtemp(prefix="entra-dataverse-sim-"))
@@ -103,13 +105,24 @@ class Simulator(UserApi):
         """Register an app (and its service principal, ``.object_id``) in a tenant."""
         return self.directory.add_app(tenant_id, client_id, display_name)
 
-    def add_secret(self, client_id, value=None, secret_id=None, expires_at=None):
-        """Add a client secret; ``expires_at`` is a datetime or POSIX seconds (sim clock)."""
-        return self.directory.add_secret(client_id, value, secret_id, expires_at)
+    def add_secret(self, client_id, value=None, secret_id=None, expires_at=None, display_name="Client secret"):
+        """Add a client secret (``.secret_id`` is Graph's keyId); ``expires_at`` is a datetime or POSIX
+        seconds (sim clock), by default two years from now, as the portal and addPassword give."""
+        return self.directory.add_secret(client_id, value, secret_id, expires_at, display_name)
 
-    def add_certificate(self, client_id, cert_pem):
-        """Register a public certificate, matched by the assertion's ``x5t`` / ``x5t#S256``."""
-        return self.directory.add_certificate(client_id, cert_pem)
+    def add_certificate(self, client_id, cert_pem, display_name=None):
+        """Register a public certificate, matched by the assertion's ``x5t`` / ``x5t#S256``; Graph shows
+        its notBefore/notAfter and ``display_name`` (default: the subject, ``CN=...``)."""
+        return self.directory.add_certificate(client_id, cert_pem, display_name)
+
+    def grant_graph(self, client_id, *permissions: str) -> list[str]:
+        """Grant (with admin consent) Microsoft Graph application permissions, e.g. ``"Application.Read.All"``;
+        tokens issued from now on carry them in ``roles``. Returns the app's Graph permissions."""
+        return self.directory.grant_graph(client_id, permissions)
+
+    def revoke_graph(self, client_id, *permissions: str) -> list[str]:
+        """Take Graph application permissions away (tokens already issued keep their ``roles``)."""
+        return self.directory.revoke_graph(client_id, permissions)
 
     def trust_subject_name(self, client_id, subject_cn, issuer_cert_pem):
         """Accept assertions whose ``x5c`` leaf has CN ``subject_cn`` and chains to this issuer."""
@@ -225,6 +238,8 @@ class Simulator(UserApi):
                 return self._forced(request, decision.outcome)
             if request.host in AUTHORITY_CLOUDS:
                 return self.entra.handle(request)
+            if request.host in GRAPH_CLOUDS:
+                return self.graph.handle(request)
             return self.dataverse.handle(request)
         except Exception:
             logger.exception("simulator failed on %s %s%s", request.method, request.host, request.path)
@@ -243,6 +258,8 @@ class Simulator(UserApi):
             return Response(forced.status, forced.headers, body.encode() if isinstance(body, str) else body)
         if request.host in AUTHORITY_CLOUDS:
             return self.entra.error(request, aadsts.forced_error(forced.status), forced.headers)
+        if request.host in GRAPH_CLOUDS:
+            return graph.forced_error(request, forced.status, forced.headers, self.now())
         if self.directory.find_environment(request.host):
             return dataverse.forced_response(forced.status, forced.headers)
         return Response.empty(forced.status, forced.headers)
