@@ -16,9 +16,10 @@ from .entra import EntraService
 from .graph import GraphService
 from .knobs import DROP, SILENT, Forced, Knobs, Rule, parse_response_entry
 from .messages import Request, Response
+from .protection import Limits
 from .server import RequestLog, RequestRecord, SimulatorServer, tls_material
 from .simulator_users import UserApi
-from .state import AUTHORITY_CLOUDS, GRAPH_CLOUDS, Directory
+from .state import AUTHORITY_CLOUDS, GRAPH_CLOUDS, Directory, environment_key
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +87,7 @@ class Simulator(UserApi):
     def reset(self) -> None:
         """Forget tenants, apps, users, grants, token policy, knobs, the request log and the clock offset."""
         self.directory.reset()
+        self.dataverse.protection.reset()
         self.knobs.clear()
         self.log.clear()
 
@@ -218,16 +220,49 @@ class Simulator(UserApi):
         entries = deque(Forced(status, aadsts=code) for _ in range(times))
         self.knobs.add(Rule("respond", host, path, responses=entries))
 
+    def set_service_protection(
+        self,
+        env_url: str,
+        requests: int = 6000,
+        execution_seconds: float = 1200.0,
+        concurrent: int = 52,
+        remaining_requests: int | None = None,
+        remaining_seconds: float | None = None,
+        request_seconds: float = 0.01,
+        retry_after: int | None = None,
+        window: int = 300,
+    ) -> None:
+        """Enforce Dataverse's service protection limits on the environment, per user and 300-s window:
+        more than ``requests`` (0x80072322), ``execution_seconds`` (0x80072321) or ``concurrent`` requests
+        in flight (0x80072326) answer 429 with ``Retry-After`` (``retry_after``, or until the window has
+        room). ``remaining_requests`` / ``remaining_seconds`` start every user with that much left. Resets
+        the environment's counters; see :mod:`.protection`."""
+        used_requests = requests - remaining_requests if remaining_requests is not None else 0
+        used_seconds = execution_seconds - remaining_seconds if remaining_seconds is not None else 0.0
+        seed = (self.now(), used_requests, used_seconds) if used_requests or used_seconds else None
+        limits = Limits(
+            requests, execution_seconds, concurrent, window, request_seconds, retry_after, enforced=True, seed=seed
+        )
+        self.dataverse.protection.configure(environment_key(env_url), limits)
+
     def disable_app(self, client_id, disabled: bool = True) -> None:
         """Like switching off "Enabled for users to sign in": token requests fail with AADSTS7000112."""
         self.directory._app(client_id).enabled = not disabled
 
     def clear_knobs(self) -> None:
+        """Forget every fault knob, service protection included (its limits are then reported, not enforced)."""
         self.knobs.clear()
+        self.dataverse.protection.reset()
 
     # --- dispatch -------------------------------------------------------------------
 
     def _dispatch(self, request: Request) -> Response | str:
+        if request.host in AUTHORITY_CLOUDS or request.host in GRAPH_CLOUDS:
+            return self._answer(request)
+        with self.dataverse.protection.in_flight(environment_key(request.host), request):
+            return self._answer(request)
+
+    def _answer(self, request: Request) -> Response | str:
         decision = self.knobs.decide(request)
         if decision.delay and self._server.stopping.wait(decision.delay):
             return DROP
