@@ -1,7 +1,8 @@
 """Microsoft Entra ID: discovery, keys, the v2.0 authorize and token endpoints.
 
 Grants are looked up in :attr:`EntraService.grants` (``grant_type`` -> method
-taking a :class:`TokenContext`): ``client_credentials`` here, the user grants
+taking a :class:`TokenContext`): ``client_credentials`` here (for an environment, or
+for the cloud's Graph host with the app's ``grant_graph`` permissions in ``roles``), the user grants
 ``authorization_code`` and ``refresh_token`` in :mod:`.user_grants`. Client
 authentication (:meth:`EntraService.authenticate_client`) and error handling
 are shared. The browser leg (``/authorize``) is :mod:`.authorize`.
