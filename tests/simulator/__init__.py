@@ -1,8 +1,9 @@
-"""A test-only local HTTPS simulator of Microsoft Entra ID and Dataverse.
+"""A test-only local HTTPS simulator of Microsoft Entra ID, Dataverse and a little of Microsoft Graph.
 
 One TLS server on 127.0.0.1 answers for the authority hosts
 (login.microsoftonline.com, login.microsoftonline.us, login.chinacloudapi.cn,
-login.partner.microsoftonline.cn) and for Dataverse environment hosts
+login.partner.microsoftonline.cn), the Graph hosts (graph.microsoft.com,
+graph.microsoft.us, dod-graph.microsoft.us, microsoftgraph.chinacloudapi.cn) and Dataverse environment hosts
 (``*.crm[N].dynamics.com``, ``*.api.crm[N].dynamics.com``,
 ``*.crm.microsoftdynamics.us``, ``*.crm.appsplatform.us``, ``*.crm.dynamics.cn``),
 routing on the Host header. Point those names at ``127.0.0.1:sim.port`` and set
@@ -14,6 +15,19 @@ routing on the Host header. Point those names at ``127.0.0.1:sim.port`` and set
         secret = sim.add_secret(app.client_id)
         env = sim.add_environment("https://contoso.crm.dynamics.com/", tenant_id=tenant.tenant_id)
         sim.add_application_user(env.url, app.client_id)
+
+Graph (:mod:`.graph`): ``sim.grant_graph(app.client_id, "Application.Read.All")`` puts the permission
+in the ``roles`` of tokens for ``https://graph.microsoft.com/.default`` (each cloud's Graph host);
+``GET /v1.0/applications(appId='{client id}')?$select=passwordCredentials,keyCredentials`` then lists
+the secrets (``add_secret(..., expires_at=, display_name=)``, two years by default) and certificates
+(``add_certificate(..., display_name=)``, their notAfter) as Graph does; without the permission 403
+``Authorization_RequestDenied``, unknown app 404 ``Request_ResourceNotFound``, bad token 401.
+
+Dataverse service protection (:mod:`.protection`): answers carry
+``x-ms-ratelimit-burst-remaining-xrm-requests`` and ``x-ms-ratelimit-time-remaining-xrm-requests``;
+``sim.set_service_protection(env.url, requests=6000, execution_seconds=1200, concurrent=52,
+remaining_requests=None, remaining_seconds=None, request_seconds=0.01, retry_after=None)`` enforces
+the limits per user: 429 with ``Retry-After`` and ``0x80072322`` / ``0x80072321`` / ``0x80072326``.
 
 Users (AuthScheme=AzureAD, delegated): a browser signs in once, the app refreshes by itself::
 

@@ -11,7 +11,9 @@ way Dataverse builds it (unquoted values)::
 (no ``error``/``error_description`` when no token was sent). A valid token of an
 app without an application user in the environment, or a delegated token
 (``scp``) of a user who is not a member (``Simulator.add_dataverse_user``),
-gets 403 ``0x80072560``.
+gets 403 ``0x80072560``. A member's requests count against the service protection
+limits (:mod:`.protection`): 429 with ``Retry-After`` when one is used up, otherwise the
+``x-ms-ratelimit-*-remaining-xrm-requests`` headers on the answer.
 Token lifetimes get Dataverse's 5 minutes of clock skew.
 """
 
@@ -25,13 +27,13 @@ import jwt
 
 from . import tokens
 from .messages import Request, Response
+from .protection import REQUESTS, Limits, ServiceProtection, worded
 from .state import ApplicationUser, Directory, Environment, environment_key
 from .users import DataverseUser
 
 ODATA_JSON = "application/json; odata.metadata=minimal"
 CLOCK_SKEW = 300
 NOT_A_MEMBER = ("0x80072560", "The user is not a member of the organization.")
-THROTTLED = ("0x80072322", "Number of requests exceeded the limit of 6000 over time window of 300 seconds.")
 NOT_FOUND_CODE = "0x80060888"
 GENERIC_CODE = "0x80040216"
 # Descriptions Dataverse puts in the challenge, by failure.
@@ -62,7 +64,7 @@ def odata_error(status: int, code: str, message: str, headers: dict[str, str] | 
 def forced_response(status: int, headers: dict[str, str]) -> Response:
     """The body Dataverse pairs with a status forced by a knob (429 is service protection)."""
     if status == 429:
-        return odata_error(429, *THROTTLED, headers=headers)
+        return odata_error(429, *worded(REQUESTS, Limits()), headers=headers)
     return odata_error(status, GENERIC_CODE, HTTPStatus(status).phrase, headers=headers)
 
 
@@ -71,6 +73,7 @@ class DataverseService:
 
     def __init__(self, directory: Directory) -> None:
         self.directory = directory
+        self.protection = ServiceProtection()
         self.functions = {"WhoAmI": self.whoami, "RetrieveVersion": self.retrieve_version}
 
     def handle(self, request: Request) -> Response:
@@ -84,6 +87,14 @@ class DataverseService:
         user = self.member(env, claims)
         if user is None:
             return odata_error(403, *NOT_A_MEMBER)
+        refusal, limit_headers = self.protection.charge(environment_key(env.host), claims, self.directory.now())
+        if refusal is not None:
+            return odata_error(429, refusal.code, refusal.message, {"Retry-After": str(refusal.retry_after)})
+        response = self.answer(request, env, user)
+        response.headers.update(limit_headers)
+        return response
+
+    def answer(self, request: Request, env: Environment, user: ApplicationUser | DataverseUser) -> Response:
         match = _API_PATH.fullmatch(request.path)
         segment = match["segment"] if match else request.path.strip("/").split("/")[0]
         function = self.functions.get(segment.removesuffix("()")) if match else None

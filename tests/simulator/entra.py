@@ -1,7 +1,8 @@
 """Microsoft Entra ID: discovery, keys, the v2.0 authorize and token endpoints.
 
 Grants are looked up in :attr:`EntraService.grants` (``grant_type`` -> method
-taking a :class:`TokenContext`): ``client_credentials`` here, the user grants
+taking a :class:`TokenContext`): ``client_credentials`` here (for an environment, or
+for the cloud's Graph host with the app's ``grant_graph`` permissions in ``roles``), the user grants
 ``authorization_code`` and ``refresh_token`` in :mod:`.user_grants`. Client
 authentication (:meth:`EntraService.authenticate_client`) and error handling
 are shared. The browser leg (``/authorize``) is :mod:`.authorize`.
@@ -23,7 +24,7 @@ from .assertion import JWT_BEARER, AssertionCheck, verify_client_assertion
 from .authorize import AuthorizeEndpoint
 from .discovery import instance_discovery_document, openid_document
 from .messages import Request, Response
-from .state import AUTHORITY_CLOUDS, App, Directory, Tenant
+from .state import AUTHORITY_CLOUDS, GRAPH_CLOUDS, App, Directory, Tenant
 from .user_grants import USER_GRANTS, UserGrants
 
 MULTI_TENANT_NAMES = ("common", "organizations", "consumers")
@@ -132,6 +133,7 @@ class EntraService:
         """``grant_type=client_credentials``: an app-only token for one resource."""
         client = self.authenticate_client(ctx)
         audience = self.resource_for_client_credentials(ctx)
+        roles = client.app.graph_roles if urlsplit(audience).hostname in GRAPH_CLOUDS else []
         lifetime = self.directory.delegated.policy.access_token_lifetime
         access_token = tokens.issue_access_token(
             now=ctx.now,
@@ -142,6 +144,7 @@ class EntraService:
             object_id=client.app.object_id,
             credential_kind=client.kind,
             lifetime=lifetime,
+            roles=roles,
         )
         return self.token_response(
             ctx,
@@ -194,7 +197,7 @@ class EntraService:
         return ClientAuthentication(app, "secret")
 
     def resource_for_client_credentials(self, ctx: TokenContext) -> str:
-        """Validate ``scope={resource}/.default``; return the token audience (no trailing slash)."""
+        """Validate ``scope={resource}/.default`` (an environment or the cloud's Graph); return the audience."""
         scope = ctx.form.get("scope", "").strip()
         if not scope:
             raise invalid_request(900144, aadsts.MISSING_PARAMETER.format(name="scope"))
@@ -205,6 +208,9 @@ class EntraService:
             raise EntraError(400, "invalid_scope", 1002012, aadsts.SCOPE_NOT_DEFAULT.format(scope=scope))
         resource = items[0][: -len("/.default")]
         parts = urlsplit(resource)
+        graph_cloud = GRAPH_CLOUDS.get(parts.hostname or "") if parts.scheme == "https" else None
+        if graph_cloud == ctx.tenant.cloud and not parts.path.strip("/"):
+            return f"https://{parts.hostname}"
         env = self.directory.find_environment(resource) if parts.scheme == "https" else None
         env_tenant = self.directory.get_tenant(env.tenant_id) if env else None
         if env is None or parts.path.strip("/") or env_tenant is None or env_tenant.cloud != ctx.tenant.cloud:

@@ -3,8 +3,9 @@
 A scope is an OpenID Connect scope, a Dataverse permission (``{environment
 url}/user_impersonation`` or ``/.default``, matched case-insensitively on the
 host, a double slash tolerated), or a Microsoft Graph permission (``User.Read``
-or ``https://graph.microsoft.com/User.Read``), which the simulator accepts
-but does not serve. Only OpenID scopes means Graph ``User.Read``, as in Entra.
+or ``https://graph.microsoft.com/User.Read``), which the simulator accepts;
+delegated Graph tokens are not served (:mod:`.graph` takes app-only tokens).
+Only OpenID scopes means Graph ``User.Read``, as in Entra.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ import trustme
 
 from .knobs import DROP, SILENT
 from .messages import Request, Response
-from .state import AUTHORITY_CLOUDS
+from .state import AUTHORITY_CLOUDS, GRAPH_CLOUDS
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +33,7 @@ IDLE_TIMEOUT = 120
 _CRM_LABELS = ["crm"] + [f"crm{n}" for n in range(2, 22)]
 SERVER_NAMES = [
     *AUTHORITY_CLOUDS,
+    *GRAPH_CLOUDS,
     *(f"*.{label}.dynamics.com" for label in _CRM_LABELS),
     *(f"*.api.{label}.dynamics.com" for label in _CRM_LABELS),
     "*.crm.microsoftdynamics.us",

@@ -10,20 +10,22 @@ import threading
 from collections import deque
 from pathlib import Path
 
-from . import aadsts, dataverse, tokens
+from . import aadsts, dataverse, graph, tokens
 from .dataverse import DataverseService
 from .entra import EntraService
+from .graph import GraphService
 from .knobs import DROP, SILENT, Forced, Knobs, Rule, parse_response_entry
 from .messages import Request, Response
+from .protection import Limits
 from .server import RequestLog, RequestRecord, SimulatorServer, tls_material
 from .simulator_users import UserApi
-from .state import AUTHORITY_CLOUDS, Directory
+from .state import AUTHORITY_CLOUDS, GRAPH_CLOUDS, Directory, environment_key
 
 logger = logging.getLogger(__name__)
 
 
 class Simulator(UserApi):
-    """A local HTTPS stand-in for Entra ID (app and user sign-in) and the Dataverse Web API.
+    """A local HTTPS stand-in for Entra ID (app and user sign-in), the Dataverse Web API and Graph's applications.
 
     Serves on ``host:port`` (port 0 = a free port) from construction unless
     ``start=False``. Route requests for the real host names to it and trust
@@ -38,6 +40,7 @@ class Simulator(UserApi):
         self.log = RequestLog()
         self.entra = EntraService(self.directory)
         self.dataverse = DataverseService(self.directory)
+        self.graph = GraphService(self.directory)
         self.ca, server_cert = tls_material()
         tokens.signing_bundle()  # generate the RSA signing key now, not on the first token request
         self._tmpdir = Path(tempfile.mkdtemp(prefix="entra-dataverse-sim-"))
@@ -84,6 +87,7 @@ class Simulator(UserApi):
     def reset(self) -> None:
         """Forget tenants, apps, users, grants, token policy, knobs, the request log and the clock offset."""
         self.directory.reset()
+        self.dataverse.protection.reset()
         self.knobs.clear()
         self.log.clear()
 
@@ -103,13 +107,24 @@ class Simulator(UserApi):
         """Register an app (and its service principal, ``.object_id``) in a tenant."""
         return self.directory.add_app(tenant_id, client_id, display_name)
 
-    def add_secret(self, client_id, value=None, secret_id=None, expires_at=None):
-        """Add a client secret; ``expires_at`` is a datetime or POSIX seconds (sim clock)."""
-        return self.directory.add_secret(client_id, value, secret_id, expires_at)
+    def add_secret(self, client_id, value=None, secret_id=None, expires_at=None, display_name="Client secret"):
+        """Add a client secret (``.secret_id`` is Graph's keyId); ``expires_at`` is a datetime or POSIX
+        seconds (sim clock), by default two years from now, as the portal and addPassword give."""
+        return self.directory.add_secret(client_id, value, secret_id, expires_at, display_name)
 
-    def add_certificate(self, client_id, cert_pem):
-        """Register a public certificate, matched by the assertion's ``x5t`` / ``x5t#S256``."""
-        return self.directory.add_certificate(client_id, cert_pem)
+    def add_certificate(self, client_id, cert_pem, display_name=None):
+        """Register a public certificate, matched by the assertion's ``x5t`` / ``x5t#S256``; Graph shows
+        its notBefore/notAfter and ``display_name`` (default: the subject, ``CN=...``)."""
+        return self.directory.add_certificate(client_id, cert_pem, display_name)
+
+    def grant_graph(self, client_id, *permissions: str) -> list[str]:
+        """Grant (with admin consent) Microsoft Graph application permissions, e.g. ``"Application.Read.All"``;
+        tokens issued from now on carry them in ``roles``. Returns the app's Graph permissions."""
+        return self.directory.grant_graph(client_id, permissions)
+
+    def revoke_graph(self, client_id, *permissions: str) -> list[str]:
+        """Take Graph application permissions away (tokens already issued keep their ``roles``)."""
+        return self.directory.revoke_graph(client_id, permissions)
 
     def trust_subject_name(self, client_id, subject_cn, issuer_cert_pem):
         """Accept assertions whose ``x5c`` leaf has CN ``subject_cn`` and chains to this issuer."""
@@ -205,16 +220,49 @@ class Simulator(UserApi):
         entries = deque(Forced(status, aadsts=code) for _ in range(times))
         self.knobs.add(Rule("respond", host, path, responses=entries))
 
+    def set_service_protection(
+        self,
+        env_url: str,
+        requests: int = 6000,
+        execution_seconds: float = 1200.0,
+        concurrent: int = 52,
+        remaining_requests: int | None = None,
+        remaining_seconds: float | None = None,
+        request_seconds: float = 0.01,
+        retry_after: int | None = None,
+        window: int = 300,
+    ) -> None:
+        """Enforce Dataverse's service protection limits on the environment, per user and 300-s window:
+        more than ``requests`` (0x80072322), ``execution_seconds`` (0x80072321) or ``concurrent`` requests
+        in flight (0x80072326) answer 429 with ``Retry-After`` (``retry_after``, or until the window has
+        room). ``remaining_requests`` / ``remaining_seconds`` start every user with that much left. Resets
+        the environment's counters; see :mod:`.protection`."""
+        used_requests = requests - remaining_requests if remaining_requests is not None else 0
+        used_seconds = execution_seconds - remaining_seconds if remaining_seconds is not None else 0.0
+        seed = (self.now(), used_requests, used_seconds) if used_requests or used_seconds else None
+        limits = Limits(
+            requests, execution_seconds, concurrent, window, request_seconds, retry_after, enforced=True, seed=seed
+        )
+        self.dataverse.protection.configure(environment_key(env_url), limits)
+
     def disable_app(self, client_id, disabled: bool = True) -> None:
         """Like switching off "Enabled for users to sign in": token requests fail with AADSTS7000112."""
         self.directory._app(client_id).enabled = not disabled
 
     def clear_knobs(self) -> None:
+        """Forget every fault knob, service protection included (its limits are then reported, not enforced)."""
         self.knobs.clear()
+        self.dataverse.protection.reset()
 
     # --- dispatch -------------------------------------------------------------------
 
     def _dispatch(self, request: Request) -> Response | str:
+        if request.host in AUTHORITY_CLOUDS or request.host in GRAPH_CLOUDS:
+            return self._answer(request)
+        with self.dataverse.protection.in_flight(environment_key(request.host), request):
+            return self._answer(request)
+
+    def _answer(self, request: Request) -> Response | str:
         decision = self.knobs.decide(request)
         if decision.delay and self._server.stopping.wait(decision.delay):
             return DROP
@@ -225,6 +273,8 @@ class Simulator(UserApi):
                 return self._forced(request, decision.outcome)
             if request.host in AUTHORITY_CLOUDS:
                 return self.entra.handle(request)
+            if request.host in GRAPH_CLOUDS:
+                return self.graph.handle(request)
             return self.dataverse.handle(request)
         except Exception:
             logger.exception("simulator failed on %s %s%s", request.method, request.host, request.path)
@@ -243,6 +293,8 @@ class Simulator(UserApi):
             return Response(forced.status, forced.headers, body.encode() if isinstance(body, str) else body)
         if request.host in AUTHORITY_CLOUDS:
             return self.entra.error(request, aadsts.forced_error(forced.status), forced.headers)
+        if request.host in GRAPH_CLOUDS:
+            return graph.forced_error(request, forced.status, forced.headers, self.now())
         if self.directory.find_environment(request.host):
             return dataverse.forced_response(forced.status, forced.headers)
         return Response.empty(forced.status, forced.headers)

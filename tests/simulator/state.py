@@ -27,6 +27,14 @@ AUTHORITY_CLOUDS = {
     "login.chinacloudapi.cn": "china",
     "login.partner.microsoftonline.cn": "china",
 }
+# Microsoft Graph host -> cloud (GCC High and DoD share the "usgov" authority; DoD has its own Graph host).
+GRAPH_CLOUDS = {
+    "graph.microsoft.com": "public",
+    "graph.microsoft.us": "usgov",
+    "dod-graph.microsoft.us": "usgov",
+    "microsoftgraph.chinacloudapi.cn": "china",
+}
+SECRET_LIFETIME_YEARS = 2  # what the portal and addPassword give a new secret unless told otherwise
 
 _SECRET_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
@@ -77,11 +85,22 @@ class Tenant:
         return AUTHORITY_CLOUDS[self.authority_host]
 
 
+def years_later(timestamp: float, years: int) -> float:
+    """The same calendar day ``years`` later (28 February for 29 February), in POSIX seconds."""
+    start = dt.datetime.fromtimestamp(timestamp, dt.UTC)
+    try:
+        return start.replace(year=start.year + years).timestamp()
+    except ValueError:
+        return start.replace(year=start.year + years, day=28).timestamp()
+
+
 @dataclass
 class Secret:
     value: str
-    secret_id: str
+    secret_id: str  # the portal's "Secret ID", Graph's keyId
     expires_at: float | None  # POSIX seconds, None = never
+    created_at: float = 0.0  # Graph's startDateTime
+    display_name: str = "Client secret"  # the portal's "Description"
 
     @property
     def hint(self) -> str:
@@ -92,6 +111,7 @@ class Secret:
 class RegisteredCertificate:
     certificate: x509.Certificate
     key_id: str = field(default_factory=_guid)
+    display_name: str = ""  # the portal shows the subject, "CN=..."
 
     @property
     def thumbprint_sha1_hex(self) -> str:
@@ -114,12 +134,14 @@ class App:
     client_id: str
     display_name: str
     object_id: str = field(default_factory=_guid)  # service principal oid, stable per app
+    application_object_id: str = field(default_factory=_guid)  # the app registration's own id (Graph's "id")
     secrets: list[Secret] = field(default_factory=list)
     certificates: list[RegisteredCertificate] = field(default_factory=list)
     subject_trusts: list[SubjectNameTrust] = field(default_factory=list)
     redirect_uris: list[str] = field(default_factory=list)  # "Web" platform redirect URIs
     admin_consent_required: bool = False  # users cannot consent: code redemption fails with AADSTS65001
     enabled: bool = True  # the enterprise application's "Enabled for users to sign in"
+    graph_roles: list[str] = field(default_factory=list)  # Microsoft Graph application permissions, admin-consented
 
 
 @dataclass
@@ -184,17 +206,34 @@ class Directory:
             self.apps[(tenant.tenant_id, app.client_id)] = app
         return app
 
-    def add_secret(self, client_id, value, secret_id, expires_at) -> Secret:
-        secret = Secret(value or new_secret_value(), str(secret_id or _guid()), to_timestamp(expires_at))
+    def add_secret(self, client_id, value, secret_id, expires_at, display_name) -> Secret:
+        now = self.now()
+        ends = years_later(now, SECRET_LIFETIME_YEARS) if expires_at is None else to_timestamp(expires_at)
+        secret = Secret(value or new_secret_value(), str(secret_id or _guid()), ends, now, display_name)
         with self._lock:
             self._app(client_id).secrets.append(secret)
         return secret
 
-    def add_certificate(self, client_id, cert_pem) -> RegisteredCertificate:
-        registered = RegisteredCertificate(load_certificate(cert_pem))
+    def add_certificate(self, client_id, cert_pem, display_name) -> RegisteredCertificate:
+        certificate = load_certificate(cert_pem)
+        registered = RegisteredCertificate(
+            certificate, display_name=display_name or certificate.subject.rfc4514_string()
+        )
         with self._lock:
             self._app(client_id).certificates.append(registered)
         return registered
+
+    def grant_graph(self, client_id, permissions) -> list[str]:
+        with self._lock:
+            roles = self._app(client_id).graph_roles
+            roles.extend(p for p in permissions if p not in roles)
+            return list(roles)
+
+    def revoke_graph(self, client_id, permissions) -> list[str]:
+        with self._lock:
+            app = self._app(client_id)
+            app.graph_roles = [role for role in app.graph_roles if role not in permissions]
+            return list(app.graph_roles)
 
     def trust_subject_name(self, client_id, subject_cn, issuer_cert_pem) -> SubjectNameTrust:
         trust = SubjectNameTrust(subject_cn, load_certificate(issuer_cert_pem))

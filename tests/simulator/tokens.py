@@ -1,7 +1,8 @@
 """The simulator's token-signing key, its JWKS, and v1.0 app-only access tokens.
 
 Access tokens look like the ones Entra issues to a daemon for Dataverse
-(``https://org.crm.dynamics.com/.default``): RS256, ``kid``/``x5t`` header,
+(``https://org.crm.dynamics.com/.default``) or Microsoft Graph
+(``https://graph.microsoft.com/.default``, with the granted permissions in ``roles``): RS256, ``kid``/``x5t`` header,
 ``aud`` = the resource URL without trailing slash, ``iss`` =
 ``https://sts.windows.net/{tid}/`` (``sts.chinacloudapi.cn`` in China),
 ``appid``/``azp`` = client id, ``oid``/``sub`` = the app's service-principal id.
@@ -75,8 +76,12 @@ def issue_access_token(
     object_id: str,
     credential_kind: str,
     lifetime: int = ACCESS_TOKEN_LIFETIME,
+    roles: tuple[str, ...] | list[str] = (),
 ) -> str:
-    """Sign an app-only access token; ``credential_kind`` is ``secret`` or ``certificate``."""
+    """Sign an app-only access token; ``credential_kind`` is ``secret`` or ``certificate``.
+
+    ``roles`` are the application permissions granted on ``audience`` (Graph's, from ``grant_graph``).
+    """
     issued = int(now)
     iss = issuer_for(tenant_id, cloud)
     claims = {
@@ -94,7 +99,7 @@ def issue_access_token(
         "oid": object_id,
         "sub": object_id,
         "rh": "0.simulator.",
-        "roles": [],
+        "roles": list(roles),
         "tid": tenant_id,
         "uti": b64url(uuid.uuid4().bytes)[:22],
         "ver": "1.0",
