@@ -25,8 +25,9 @@ DISCOVERY = "/.well-known/openid-configuration"
 HTML_502 = (502, {"Content-Type": "text/html"}, "<html><body>Bad gateway</body></html>")
 
 
-def repeat(entry, times: int = 3) -> list:
-    """A forced answer for the request and for its polite retry (and one more)."""
+def repeat(entry, times: int = 6) -> list:
+    """A forced answer for the request and its polite retry, for both Dataverse requests (WhoAmI and RetrieveVersion
+    go out together, in either order), and more."""
     return [entry] * times
 
 
