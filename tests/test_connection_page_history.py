@@ -64,7 +64,7 @@ def test_it_shows_availability_and_time_taken_over_the_last_30_days(admin_client
     assert "75% available</strong> (3 of 4 TESTs good)" in content
     assert "Last 30 days: 75% available (3 of 4 TESTs good); median time taken 1.00 s." in content  # the <desc>
     assert content.count('class="history-day ') == 30
-    assert content.count('class="history-bar ') == 3
+    assert content.count('<rect class="history-bar" x=') == 3
     assert "1 of 2 good, 2.00 s on average" in content and "history-mixed" in content
 
 
