@@ -94,7 +94,8 @@ def adopt_form_test(connection, actor, created_fingerprint: str) -> TestRun | No
     )
     if run is None or not run.fingerprint or not constant_time_compare(run.fingerprint, created_fingerprint):
         return None
-    TestRun.objects.filter(pk=run.pk).update(connection=connection)
+    if not TestRun.objects.filter(pk=run.pk, connection__isnull=True).update(connection=connection):
+        return None  # a concurrent CREATE adopted it first
     connection.record_test(result_of(run))
     return run
 

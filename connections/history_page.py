@@ -81,14 +81,16 @@ class History:
 
 
 def summary(connection, now=None) -> History:
-    """The connection's last 30 days and latest TESTs (finished ones only)."""
+    """The connection's last 30 days and latest TESTs (finished ones only; the Edit form's TESTs are listed, but
+    they TEST values typed there, not the connection's: the chart leaves them out)."""
     today = timezone.localdate(now or timezone.now())
     first = today - timedelta(days=DAYS - 1)
     finished = TestRun.objects.filter(connection=connection, state=RunState.FINISHED)
     since = timezone.make_aware(timezone.datetime.combine(first, timezone.datetime.min.time()))
     days = [Day(first + timedelta(days=offset), x=offset * SLOT) for offset in range(DAYS)]
     latencies = []
-    for created_at, result in finished.filter(created_at__gte=since).values_list("created_at", "result"):
+    counted = finished.of_saved_settings().filter(created_at__gte=since)
+    for created_at, result in counted.values_list("created_at", "result"):
         offset = (timezone.localdate(created_at) - first).days
         if not 0 <= offset < DAYS:  # a clock a moment ahead of this server's
             continue

@@ -34,6 +34,11 @@ class TestRunQuerySet(models.QuerySet):
     def started_by(self, user):
         return self.filter(started_by=user)
 
+    def of_saved_settings(self):
+        """TESTs of what the connection holds: not the Edit form's TESTs of values typed there (saved or not), but
+        the New connection form's TEST that CREATE adopted (the one kind of form TEST with a fingerprint)."""
+        return self.exclude(source=RunSource.FORM, fingerprint="")
+
     def queued_before(self, run: "TestRun") -> int:
         """How many TESTs wait ahead of `run` (any user's: they share the workers)."""
         return self.filter(state=RunState.QUEUED, created_at__lt=run.created_at).count()

@@ -111,3 +111,13 @@ def test_it_runs_the_same_number_of_queries_for_1_or_200_tests(
     with django_assert_num_queries(len(few.captured_queries)):
         content = page(admin_client, connection)
     assert content.count("<tr>") == 21  # the header and the latest 20
+
+
+def test_the_edit_form_s_tests_are_listed_but_not_counted(admin_client, make_connection, make_run):
+    # They TEST the values typed on the Edit form, which may never be saved: the chart is of the saved ones.
+    connection = make_connection()
+    make_run(connection)
+    make_run(connection, ok=False, source=RunSource.FORM)
+    content = page(admin_client, connection)
+    assert "100% available</strong> (1 of 1 TESTs good)" in content
+    assert content.count("(Connection form)") == 1
