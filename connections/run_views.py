@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_POST
 
-from connections import access, background, history, throttle
+from connections import access, background, history, history_page, throttle
 from connections.callback_url import default_callback_url
 from connections.form_page import render_form
 from connections.forms import SENSITIVE_FIELDS, ConnectionForm
@@ -165,9 +165,11 @@ def run_json(request: HttpRequest, run: TestRun) -> JsonResponse:
     context = {"result": result, "connection": run.connection}
     answer |= {"ok": result.ok, "message": result.message, "hint": result.hint}
     answer["html"] = render_to_string("connections/_test_result.html", context, request=request)
-    if run.connection and run.source != RunSource.FORM:  # the connection page's "Last TEST" card, up to date
+    if run.connection and run.source != RunSource.FORM:  # the connection page's "Last TEST" and history, up to date
         run.connection.refresh_from_db()
         answer["last_test_html"] = render_to_string("connections/_last_test.html", context, request=request)
+        context["history"] = history_page.summary(run.connection)
+        answer["history_html"] = render_to_string("connections/_history.html", context, request=request)
     return JsonResponse(answer)
 
 

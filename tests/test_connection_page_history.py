@@ -121,3 +121,21 @@ def test_the_edit_form_s_tests_are_listed_but_not_counted(admin_client, make_con
     content = page(admin_client, connection)
     assert "100% available</strong> (1 of 1 TESTs good)" in content
     assert content.count("(Connection form)") == 1
+
+
+def test_a_test_from_the_page_brings_the_history_up_to_date(admin_client, make_connection, microsoft):
+    from tests.test_connection_test import good
+
+    values = good(microsoft)
+    connection = make_connection(
+        client_id=values["client_id"],
+        azure_tenant=values["azure_tenant"],
+        url=values["url"],
+        client_secret=values["client_secret"],
+    )
+    answer = admin_client.post(
+        f"/connections/{connection.pk}/test/", {"source": "page"}, HTTP_ACCEPT="application/json"
+    ).json()
+    assert answer["ok"] is True
+    assert "100% available</strong> (1 of 1 TESTs good)" in answer["history_html"]
+    assert 'admin <span class="text-body-secondary">(Connection page)</span>' in answer["history_html"]
