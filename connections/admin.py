@@ -4,7 +4,7 @@ from django.contrib import admin, messages
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
-from connections import background, throttle
+from connections import background, history, throttle
 from connections.forms import FIELD_ORDER, SENSITIVE_FIELDS, ConnectionForm
 from connections.models import Connection
 from connections.runs import RunSource
@@ -89,7 +89,7 @@ class ConnectionAdmin(admin.ModelAdmin):
             except (throttle.TestRefusedError, background.QueueUnavailableError) as refused:
                 self.message_user(request, f"{connection.name}: {refused}", messages.WARNING)
                 continue
-            result = background.result_of(run)
+            result = history.result_of(run)
             if result is None:
                 queued.append(connection.name)
             else:

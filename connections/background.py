@@ -21,9 +21,10 @@ from huey.contrib.djhuey import db_periodic_task, db_task
 
 from audit import trail
 from audit.models import Action
-from connections import crypto, testing, throttle
+from connections import crypto, history, testing, throttle
 from connections.dynamics import check
 from connections.dynamics.certificates import CertificateCredential
+from connections.history import stored_result
 from connections.limits import test_limits
 from connections.models import Connection
 from connections.runs import RunSource, RunState, TestRun
@@ -82,6 +83,8 @@ def start_unsaved(connection: Connection, actor, form_values: dict, *, secret=""
     target = f"connection:{connection.pk}" if connection.pk else f"form:{actor.pk}"
     run = _new_run(connection, actor, RunSource.FORM, target)
     run.payload_encrypted = crypto.encrypt(json.dumps(payload))
+    if not connection.pk:  # CREATE with exactly these values adopts this TEST (history.adopt_form_test)
+        run.fingerprint = history.fingerprint(connection, secret=secret, certificate=certificate, password=password)
     run.form_values = form_values
     return _enqueue(run)
 
@@ -129,6 +132,14 @@ def end_stale_tests() -> None:
     for run in TestRun.objects.filter(state__in=[RunState.QUEUED, RunState.RUNNING]):
         if run.is_stale():
             end_stale(run)
+
+
+@db_periodic_task(crontab(hour="3", minute="20"))
+def prune_test_history() -> None:
+    """Every night: finished TESTs older than TEST_HISTORY_DAYS are deleted."""
+    deleted = history.prune()
+    if deleted:
+        logger.info("Pruned %d TESTs older than %d days.", deleted, settings.TEST_HISTORY_DAYS)
 
 
 def _enqueue(run: TestRun) -> TestRun:
@@ -244,17 +255,3 @@ def _finish(run: TestRun, result: check.CheckResult, connection: Connection | No
     )
     if ended:  # once: a stale sweep and a late worker never both record it
         _record(run, connection, result)
-
-
-def stored_result(result: check.CheckResult) -> dict:
-    fields = ("ok", "step", "code", "message", "hint", "details", "elapsed", "requests_sent")
-    return {name: getattr(result, name) for name in fields} | {"finished_at": result.finished_at.isoformat()}
-
-
-def result_of(run: TestRun) -> check.CheckResult | None:
-    """The finished TEST's result, as the templates show it; None while it is queued or running."""
-    if not run.finished or not run.result:
-        return None
-    stored = dict(run.result)
-    stored["finished_at"] = timezone.datetime.fromisoformat(stored["finished_at"])
-    return check.CheckResult(steps=[check.StepResult(**step) for step in run.steps], **stored)

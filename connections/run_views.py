@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_POST
 
-from connections import access, background, throttle
+from connections import access, background, history, history_page, throttle
 from connections.callback_url import default_callback_url
 from connections.form_page import render_form
 from connections.forms import SENSITIVE_FIELDS, ConnectionForm
@@ -46,7 +46,7 @@ def connection_test(request: HttpRequest, pk: int) -> HttpResponse:
         return run_json(request, run)
     if not run.finished:
         return redirect("connections:test_run", run.pk)
-    result = background.result_of(run)
+    result = history.result_of(run)
     (messages.success if result.ok else messages.error)(request, result.summary)
     return back_to_next(request, fallback=connection)
 
@@ -82,7 +82,7 @@ def test_form(request: HttpRequest, form: ConnectionForm) -> HttpResponse:
     typed = any(form.cleaned_data.get(name) for name in ("client_secret", "windows_password")) or bool(
         form.certificate_credential
     )
-    return render_form(request, form, result=background.result_of(run), retype_secret=typed)
+    return render_form(request, form, result=history.result_of(run), retype_secret=typed)
 
 
 def _refusal(request, connection, start, form=None):
@@ -127,7 +127,7 @@ def test_run(request: HttpRequest, run_id: uuid.UUID) -> HttpResponse:
         return render(request, "connections/test_run.html", context)
     if run.source == RunSource.FORM:
         return _form_again(request, run)
-    result = background.result_of(run)
+    result = history.result_of(run)
     (messages.success if result.ok else messages.error)(request, result.summary)
     if run.source == RunSource.LIST or not run.connection:
         return redirect("connections:list")
@@ -156,7 +156,7 @@ def run_json(request: HttpRequest, run: TestRun) -> JsonResponse:
         "done": run.finished,
         "status_url": reverse("connections:test_run", args=[run.pk]),
     }
-    result = background.result_of(run)
+    result = history.result_of(run)
     if result is None:
         position = _position(run)
         context = {"run": run, "position": position}
@@ -165,9 +165,11 @@ def run_json(request: HttpRequest, run: TestRun) -> JsonResponse:
     context = {"result": result, "connection": run.connection}
     answer |= {"ok": result.ok, "message": result.message, "hint": result.hint}
     answer["html"] = render_to_string("connections/_test_result.html", context, request=request)
-    if run.connection and run.source != RunSource.FORM:  # the connection page's "Last TEST" card, up to date
+    if run.connection and run.source != RunSource.FORM:  # the connection page's "Last TEST" and history, up to date
         run.connection.refresh_from_db()
         answer["last_test_html"] = render_to_string("connections/_last_test.html", context, request=request)
+        context["history"] = history_page.summary(run.connection)
+        answer["history_html"] = render_to_string("connections/_history.html", context, request=request)
     return JsonResponse(answer)
 
 
@@ -176,4 +178,4 @@ def _form_again(request: HttpRequest, run: TestRun) -> HttpResponse:
     instance = access.manageable_or_403(request.user, run.connection.pk) if run.connection else None
     form = ConnectionForm(run.form_values, instance=instance, default_callback_url=default_callback_url(request))
     form.is_valid()
-    return render_form(request, form, result=background.result_of(run), retype_secret=True)
+    return render_form(request, form, result=history.result_of(run), retype_secret=True)

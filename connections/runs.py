@@ -27,11 +27,17 @@ class RunSource(models.TextChoices):
     PAGE = "page", "Connection page"
     ADMIN = "admin", "Django admin"
     COMMAND = "command", "Command line"
+    SCHEDULE = "schedule", "Schedule"  # the scheduled re-tests to come (issue 12)
 
 
 class TestRunQuerySet(models.QuerySet):
     def started_by(self, user):
         return self.filter(started_by=user)
+
+    def of_saved_settings(self):
+        """TESTs of what the connection holds: not the Edit form's TESTs of values typed there (saved or not), but
+        the New connection form's TEST that CREATE adopted (the one kind of form TEST with a fingerprint)."""
+        return self.exclude(source=RunSource.FORM, fingerprint="")
 
     def queued_before(self, run: "TestRun") -> int:
         """How many TESTs wait ahead of `run` (any user's: they share the workers)."""
@@ -54,6 +60,9 @@ class TestRun(models.Model):
     form_values = models.JSONField(default=dict, blank=True)
     # What may not be TESTed twice at once: "connection:<pk>", or "form:<user>" for the New connection form.
     lock_key = models.CharField(max_length=100)
+    # A New connection form's TEST: a keyed hash (HMAC) of the values it TESTed, secret included, never the secret
+    # itself; CREATE with the same values adopts the TEST as the new connection's first (connections/history.py).
+    fingerprint = models.CharField(max_length=64, blank=True, default="", editable=False)
     crm_version = models.CharField(max_length=16)
     auth_scheme = models.CharField(max_length=32)
     steps = models.JSONField(default=list, blank=True)
@@ -66,7 +75,11 @@ class TestRun(models.Model):
     objects = TestRunQuerySet.as_manager()
 
     class Meta:
-        indexes = [models.Index(fields=["state", "created_at"], name="testrun_queue")]
+        indexes = [
+            models.Index(fields=["state", "created_at"], name="testrun_queue"),
+            # The connection page's history: this connection's TESTs, newest first.
+            models.Index(fields=["connection", "-created_at"], name="testrun_history"),
+        ]
         constraints = [
             # One queued or running TEST per connection (and per user's New connection form), across every worker.
             models.UniqueConstraint(

@@ -1,5 +1,5 @@
-"""The tasks Huey's worker (`manage.py run_huey`) finds here: the background TEST and its sweeper."""
+"""The tasks Huey's worker (`manage.py run_huey`) finds here: the background TEST, its sweeper, the pruning."""
 
-from connections.background import end_stale_tests, run_test
+from connections.background import end_stale_tests, prune_test_history, run_test
 
-__all__ = ["end_stale_tests", "run_test"]
+__all__ = ["end_stale_tests", "prune_test_history", "run_test"]

@@ -4,29 +4,34 @@ command line (`test_saved`), with the Premium gate, the record of the outcome an
 
 import dataclasses
 
+from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from audit import trail
 from audit.models import Action
-from connections import azure_ad
+from connections import azure_ad, history
 from connections.credentials import CREDENTIAL_FIELDS, params_for
 from connections.crypto import SecretDecryptionError
 from connections.dynamics import check
 from connections.dynamics.delegated import SIGN_IN_AGAIN_HINT
 from connections.limits import test_limits
 from connections.models import Connection
+from connections.runs import RunSource
 from marketplace import gate
 from marketplace.catalogue import DYNAMICS_CRM
 
 
-def test_saved(connection: Connection, actor=None) -> check.CheckResult:
-    """TEST a saved connection here and now (the command line), record the outcome and audit it.
+def test_saved(connection: Connection, actor=None, source: str = RunSource.COMMAND) -> check.CheckResult:
+    """TEST a saved connection here and now (the command line), record the outcome, keep it in the history and
+    audit it.
 
     Raises gate.ConnectorUnavailableError without a trial or subscription. Pages queue TESTs instead
     (`background.start_saved`): those never hold a web worker."""
     gate.require(DYNAMICS_CRM)
+    started_at = timezone.now()
     result = run_check(connection)
     connection.record_test(result)
+    history.record_finished(connection, actor, source, result, started_at)
     trail.record(actor, Action.CONNECTION_TESTED, connection, outcome=result.code or "available")
     return result
 

@@ -9,12 +9,12 @@ from django.db.models import F, Value
 from django.db.models.functions import Lower, Replace
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods
 
 from audit import trail
 from audit.models import Action
-from connections import access, list_rows, list_search, run_views
+from connections import access, history, history_page, list_rows, list_search, run_views
 from connections.callback_url import default_callback_url
 from connections.form_page import render_form
 from connections.forms import SENSITIVE_FIELDS, ConnectionForm
@@ -75,8 +75,12 @@ def connection_list(request: HttpRequest) -> HttpResponse:
 
 def connection_detail(request: HttpRequest, pk: int) -> HttpResponse:
     connection = access.usable_or_404(request.user, pk, Connection.objects.with_owner())
-    can_manage = access.can_manage(request.user, connection)
-    return render(request, "connections/connection_detail.html", {"connection": connection, "can_manage": can_manage})
+    context = {
+        "connection": connection,
+        "can_manage": access.can_manage(request.user, connection),
+        "history": history_page.summary(connection),
+    }
+    return render(request, "connections/connection_detail.html", context)
 
 
 @sensitive_post_parameters(*SENSITIVE_FIELDS)
@@ -144,6 +148,7 @@ def connection_delete(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("connections:list")
 
 
+@sensitive_variables("typed")
 def _save_new(request: HttpRequest, form: ConnectionForm) -> Connection | None:
     connection = form.save(commit=False)
     connection.owner = request.user
@@ -157,6 +162,12 @@ def _save_new(request: HttpRequest, form: ConnectionForm) -> Connection | None:
             form.add_error("name", form.error_messages["name_taken"] % {"name": connection.name})
         return None
     trail.record(request.user, Action.CONNECTION_CREATED, connection)
+    typed = {
+        "secret": form.cleaned_data.get("client_secret", ""),
+        "certificate": form.certificate_credential,
+        "password": form.cleaned_data.get("windows_password", ""),
+    }
+    history.adopt_form_test(connection, request.user, history.fingerprint(connection, **typed))
     return connection
 
 

@@ -316,6 +316,8 @@ OUTBOUND_ALLOWED_NETWORKS = _networks(env.list("OUTBOUND_ALLOWED_NETWORKS", defa
 # request must end before the worker is killed, or the admin gets no answer at all.
 WEB_TIMEOUT = _number("WEB_TIMEOUT", 60, low=0, high=3600)
 TEST_TOTAL_TIMEOUT = _number("TEST_TOTAL_TIMEOUT", 30, low=0, high=300)
+# Finished TESTs are kept this long for the connection page's history, then pruned every night.
+TEST_HISTORY_DAYS = _number("TEST_HISTORY_DAYS", 90, low=0, high=3650, cast=int, unit="days")
 TEST_CONNECT_TIMEOUT = _number("TEST_CONNECT_TIMEOUT", 5, low=0, high=TEST_TOTAL_TIMEOUT)
 TEST_READ_TIMEOUT = _number("TEST_READ_TIMEOUT", 15, low=0, high=TEST_TOTAL_TIMEOUT)
 if TEST_TOTAL_TIMEOUT >= WEB_TIMEOUT:
