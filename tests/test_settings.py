@@ -118,6 +118,8 @@ def test_it_reads_several_encryption_keys_newest_first():
         ({"AXES_FAILURE_LIMIT": "0"}, "AXES_FAILURE_LIMIT must be more than 0"),
         ({"TEST_HISTORY_DAYS": "0"}, "TEST_HISTORY_DAYS must be more than 0 and at most 3650 days, not 0."),
         ({"TEST_HISTORY_DAYS": "a year"}, "TEST_HISTORY_DAYS must be a number of days, not 'a year'."),
+        ({"HEALTH_DOWN_AFTER": "0"}, "HEALTH_DOWN_AFTER must be more than 0 and at most 100 failed TESTs, not 0."),
+        ({"HEALTH_DOWN_AFTER": "two"}, "HEALTH_DOWN_AFTER must be a number of failed TESTs, not 'two'."),
         ({"EMAIL_TIMEOUT": "0"}, "EMAIL_TIMEOUT must be more than 0"),
         ({"CONN_MAX_AGE": "-1"}, "CONN_MAX_AGE must be more than -1"),
         ({"SQLITE_BUSY_TIMEOUT": "0"}, "SQLITE_BUSY_TIMEOUT must be more than 0 and at most 300 seconds, not 0."),
@@ -181,6 +183,7 @@ DOCUMENTED_DEFAULTS = {
     "TEST_RATE_PER_HOST": 30,
     "AXES_FAILURE_LIMIT": 5,
     "TEST_HISTORY_DAYS": 90,
+    "HEALTH_DOWN_AFTER": 2,
 }
 
 
