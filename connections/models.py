@@ -4,15 +4,16 @@ import uuid
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Lower, Replace
 from django.urls import reverse
 from django.utils import timezone
 
-from connections import crypto
+from connections import alerts, crypto
 from connections.dynamics import schemes
 from connections.dynamics.certificates import CertificateCredential
+from connections.health import DOWN, UNKNOWN, UP, Change, after_test
 from connections.indexes import SortIndex
 from connections.runs import TestRun  # noqa: F401 - the background TEST's model, in a module of its own
 
@@ -55,6 +56,14 @@ class TestStatus(models.TextChoices):
     NEVER = "", "Never tested"
     AVAILABLE = "available", "Available"
     UNAVAILABLE = "unavailable", "Unavailable"
+
+
+class Health(models.TextChoices):
+    """The connection's state (connections/health.py): Unknown until it is Up or Down."""
+
+    UNKNOWN = UNKNOWN, "Unknown"
+    UP = UP, "Up"
+    DOWN = DOWN, "Down"
 
 
 # The URL as the Connections page sorts it (connections/views.py SORTS["url"]): its host first, whatever the scheme.
@@ -126,6 +135,9 @@ class Connection(models.Model):
     last_tested_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_test_message = models.TextField(blank=True, default="", editable=False)
     last_test_steps = models.JSONField(default=list, blank=True, editable=False)
+    # Changed only by record_test, under the row's lock: Down after HEALTH_DOWN_AFTER failed TESTs in a row.
+    health = models.CharField(max_length=8, choices=Health, default=Health.UNKNOWN, blank=True, editable=False)
+    failures_in_a_row = models.PositiveIntegerField(default=0, editable=False)
 
     objects = ConnectionQuerySet.as_manager()
 
@@ -282,18 +294,37 @@ class Connection(models.Model):
             return None
         return CertificateCredential.from_storage(crypto.decrypt(self.certificate_encrypted))
 
-    def record_test(self, result) -> None:
-        """Save the outcome of a TEST (a connections.dynamics.check.CheckResult)."""
+    def record_test(self, result) -> Change | None:
+        """Save the outcome of a TEST of the saved settings (a connections.dynamics.check.CheckResult) and move the
+        health state; a change of state is announced once the transaction commits.
+
+        Every TEST that counts comes here, and only those: the worker's (background._record, which leaves out the
+        Edit form's TESTs of typed values), the command line's (testing.test_saved) and the New connection form's
+        TEST that CREATE adopts (history.adopt_form_test)."""
         self.last_test_status = TestStatus.AVAILABLE if result.ok else TestStatus.UNAVAILABLE
         self.last_tested_at = result.finished_at
         self.last_test_message = result.summary
         self.last_test_steps = result.steps_as_data()
-        Connection.objects.filter(pk=self.pk).update(
-            last_test_status=self.last_test_status,
-            last_tested_at=self.last_tested_at,
-            last_test_message=self.last_test_message,
-            last_test_steps=self.last_test_steps,
-        )
+        with transaction.atomic():
+            # The row's own state, locked (SQLite: the IMMEDIATE transaction holds the write lock): two TESTs that
+            # end at once move it one after the other, and only one of them sees the change.
+            rows = Connection.objects.select_for_update().filter(pk=self.pk)
+            before = rows.values_list("health", "failures_in_a_row").first()
+            if before is None:
+                return None  # deleted meanwhile
+            change = after_test(*before, ok=result.ok, down_after=settings.HEALTH_DOWN_AFTER)
+            self.health, self.failures_in_a_row = change.health, change.failures_in_a_row
+            rows.update(
+                last_test_status=self.last_test_status,
+                last_tested_at=self.last_tested_at,
+                last_test_message=self.last_test_message,
+                last_test_steps=self.last_test_steps,
+                health=self.health,
+                failures_in_a_row=self.failures_in_a_row,
+            )
+            if change.changed:
+                transaction.on_commit(lambda: alerts.health_changed(self, change, result))
+        return change
 
     @staticmethod
     def new_creation_token() -> uuid.UUID:

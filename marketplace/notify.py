@@ -26,9 +26,10 @@ class Delivery:
     email_failed: bool = False
 
 
-def site_root(request: HttpRequest) -> str:
-    """This site's address for links in emails: SITE_URL behind a proxy, else the request's own."""
-    return (settings.SITE_URL or request.build_absolute_uri("/")).rstrip("/")
+def site_root(request: HttpRequest | None = None) -> str:
+    """This site's address for links in emails: SITE_URL behind a proxy, else the request's own; without either (a
+    worker's email), '' and the links stay relative to the site."""
+    return (settings.SITE_URL or (request.build_absolute_uri("/") if request else "")).rstrip("/")
 
 
 def administrators():
