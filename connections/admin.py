@@ -23,8 +23,17 @@ class ConnectionAdminForm(ConnectionForm):
 @admin.register(Connection)
 class ConnectionAdmin(admin.ModelAdmin):
     form = ConnectionAdminForm
-    list_display = ["name", "crm_version", "url_host", "azure_tenant", "owner", "last_test_status", "last_tested_at"]
-    list_filter = ["crm_version", "azure_environment", "credential_type", "last_test_status"]
+    list_display = [
+        "name",
+        "crm_version",
+        "url_host",
+        "azure_tenant",
+        "owner",
+        "health",
+        "last_test_status",
+        "last_tested_at",
+    ]
+    list_filter = ["crm_version", "azure_environment", "credential_type", "health", "last_test_status"]
     search_fields = ["name", "url", "azure_tenant", "client_id", "owner__username"]
     list_select_related = ["owner"]
     readonly_fields = [
@@ -36,6 +45,8 @@ class ConnectionAdmin(admin.ModelAdmin):
         "last_test_status",
         "last_tested_at",
         "last_test_message",
+        "health",
+        "failures_in_a_row",
         "created_at",
         "updated_at",
     ]
@@ -57,7 +68,10 @@ class ConnectionAdmin(admin.ModelAdmin):
                 ]
             },
         ),
-        ("Last TEST", {"fields": ["last_test_status", "last_tested_at", "last_test_message"]}),
+        (
+            "Last TEST",
+            {"fields": ["health", "failures_in_a_row", "last_test_status", "last_tested_at", "last_test_message"]},
+        ),
         ("History", {"fields": ["created_at", "updated_at"]}),
     ]
 

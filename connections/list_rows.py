@@ -29,6 +29,7 @@ LIST_COLUMNS = (
     "owner__username",
     "last_test_status",
     "last_tested_at",
+    "health",
 )
 _PLACEHOLDER = 2_147_483_647  # an id no row has: reversed once, then replaced by each row's own
 
@@ -45,6 +46,7 @@ class Row:
     tested_at: datetime | None
     tested_iso: str
     tested_text: str
+    health: str  # up, down, or "" (unknown)
     can_manage: bool
     detail_url: str
     test_url: str
@@ -87,6 +89,7 @@ def _row(values: dict, link: _Links, user_pk: int, is_administrator: bool) -> Ro
         tested_at=tested_at,
         tested_iso=local.isoformat() if local else "",
         tested_text=date_format(local, "Y-m-d H:i T") if local else "",
+        health=values["health"],
         can_manage=is_administrator or owner_id == user_pk,
         detail_url=link("detail", pk),
         test_url=link("test", pk),

@@ -1,0 +1,49 @@
+"""The state badge: Up, Down or Unknown on the Connections page, the connection page and the admin's list."""
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from connections.models import Connection, Health
+from tests.test_connection_list import rows, text_of
+
+pytestmark = pytest.mark.usefixtures("fast_password_hashing")
+
+
+@pytest.fixture
+def three(make_connection):
+    states = {"Contoso Up": Health.UP, "Fabrikam Down": Health.DOWN, "Northwind New": Health.UNKNOWN}
+    for name, health in states.items():
+        Connection.objects.filter(pk=make_connection(name=name).pk).update(health=health)
+    return states
+
+
+def test_the_list_shows_each_connection_s_state(admin_client, three):
+    response = admin_client.get(reverse("connections:list"))
+
+    headers = [text_of(th).rstrip(" ▲▼") for th in re.findall(r"<th[^>]*>(.*?)</th>", response.content.decode(), re.S)]
+    state = headers.index("State")
+    assert [(row[0], row[state]) for row in rows(response)] == [
+        ("Contoso Up", "Up"),
+        ("Fabrikam Down", "Down"),
+        ("Northwind New", "Unknown"),
+    ]
+
+
+def test_the_connection_page_shows_its_state(admin_client, make_connection):
+    connection = make_connection(name="Fabrikam")
+    Connection.objects.filter(pk=connection.pk).update(health=Health.DOWN, failures_in_a_row=3)
+
+    page = admin_client.get(connection.get_absolute_url()).content.decode()
+
+    heading = re.search(r"<h1[^>]*>(.*?)</h1>", page, re.S).group(1)
+    assert text_of(heading) == "Fabrikam Down"
+    assert 'title="3 TESTs in a row failed"' in heading
+
+
+def test_the_admin_lists_each_connection_s_state(admin_client, three):
+    page = admin_client.get(reverse("admin:connections_connection_changelist")).content.decode()
+
+    assert re.search(r'<td class="field-health">Down</td>', page)
+    assert re.search(r'<td class="field-health">Up</td>', page)
