@@ -5,14 +5,16 @@ import smtplib
 import pytest
 from django.core import mail
 
-from connections import background, health
+from connections import background, health, testing
 from connections.dynamics import check
 from connections.models import Connection, Health
 from connections.runs import RunSource, TestRun
 from marketplace import notify
 from marketplace.models import Notification
 from tests.helpers import TEST_SECRET
+from tests.test_concurrent_writes import at_once
 
+TOGETHER = 8  # TESTs of one connection that end at the same moment
 HINT = "Create a new client secret in Microsoft Entra ID and enter it here."
 
 
@@ -172,6 +174,19 @@ def test_a_stale_copy_does_not_announce_the_change_twice(connection, record, use
     assert Notification.objects.filter(recipient=user).count() == 1
 
 
+@pytest.mark.django_db(transaction=True)
+def test_tests_that_end_at_once_announce_the_change_once(connection, user, admin_user):
+    Connection.objects.filter(pk=connection.pk).update(health=Health.UP, failures_in_a_row=1)
+    copies = iter([Connection.objects.get(pk=connection.pk) for _ in range(TOGETHER)])
+
+    changes = at_once(TOGETHER, lambda browser: next(copies).record_test(failed()))
+
+    assert sum(change.changed for change in changes) == 1
+    assert state_of(connection) == (Health.DOWN, 1 + TOGETHER)
+    assert Notification.objects.filter(recipient=user).count() == 1
+    assert sorted(address for message in mail.outbox for address in message.to) == [admin_user.email, user.email]
+
+
 def test_a_rolled_back_test_tells_nobody(connection, user, django_capture_on_commit_callbacks):
     from django.db import transaction
 
@@ -212,6 +227,15 @@ def test_the_list_s_tests_count_and_the_edit_form_s_do_not(connection, user, dja
     with django_capture_on_commit_callbacks(execute=True):
         background.start_saved(connection, user, RunSource.LIST)
         background.start_saved(connection, user, RunSource.PAGE)
+
+    assert state_of(connection) == (Health.DOWN, 2)
+    assert Notification.objects.filter(recipient=user).count() == 1
+
+
+def test_the_command_line_s_tests_count(connection, user, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        testing.test_saved(connection)
+        testing.test_saved(connection)
 
     assert state_of(connection) == (Health.DOWN, 2)
     assert Notification.objects.filter(recipient=user).count() == 1
