@@ -13,6 +13,7 @@ from marketplace import notify
 from marketplace.models import Notification
 from tests.helpers import TEST_SECRET
 from tests.test_concurrent_writes import at_once
+from tests.test_first_test_on_create import create, form_tested
 
 TOGETHER = 8  # TESTs of one connection that end at the same moment
 HINT = "Create a new client secret in Microsoft Entra ID and enter it here."
@@ -239,6 +240,17 @@ def test_the_command_line_s_tests_count(connection, user, django_capture_on_comm
 
     assert state_of(connection) == (Health.DOWN, 2)
     assert Notification.objects.filter(recipient=user).count() == 1
+
+
+def test_the_new_connection_form_s_test_that_create_adopts_counts(
+    admin_client, admin_user, microsoft, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        form_tested(admin_client, microsoft)
+        created = create(admin_client, microsoft)
+
+    assert state_of(created) == (Health.UP, 0)
+    assert Notification.objects.get(recipient=admin_user).text == "Contoso Sales is up: its TEST passed."
 
 
 @pytest.mark.parametrize(
