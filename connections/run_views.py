@@ -165,9 +165,12 @@ def run_json(request: HttpRequest, run: TestRun) -> JsonResponse:
     context = {"result": result, "connection": run.connection}
     answer |= {"ok": result.ok, "message": result.message, "hint": result.hint}
     answer["html"] = render_to_string("connections/_test_result.html", context, request=request)
-    if run.connection and run.source != RunSource.FORM:  # the connection page's "Last TEST" and history, up to date
+    if (
+        run.connection and run.source != RunSource.FORM
+    ):  # the connection page's state, "Last TEST" and history, up to date
         run.connection.refresh_from_db()
         answer["last_test_html"] = render_to_string("connections/_last_test.html", context, request=request)
+        answer["health_html"] = render_to_string("connections/_health.html", context, request=request)
         context["history"] = history_page.summary(run.connection)
         answer["history_html"] = render_to_string("connections/_history.html", context, request=request)
     return JsonResponse(answer)

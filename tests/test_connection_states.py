@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from connections.models import Connection, Health
 from tests.test_connection_list import rows, text_of
+from tests.test_connection_test import good
 
 pytestmark = pytest.mark.usefixtures("fast_password_hashing")
 
@@ -47,3 +48,13 @@ def test_the_admin_lists_each_connection_s_state(admin_client, three):
 
     assert re.search(r'<td class="field-health">Down</td>', page)
     assert re.search(r'<td class="field-health">Up</td>', page)
+
+
+def test_a_test_on_the_connection_page_brings_its_state_up_to_date(admin_client, make_connection, microsoft):
+    saved = make_connection(**good(microsoft))
+
+    answer = admin_client.post(f"/connections/{saved.pk}/test/", {"source": "page"}, HTTP_ACCEPT="application/json")
+    done = admin_client.get(answer.json()["status_url"], HTTP_ACCEPT="application/json").json()
+
+    assert done["ok"] is True
+    assert text_of(done["health_html"]) == "Up"

@@ -94,6 +94,8 @@
     if (data.done || !data.status_url) {
       var lastTest = document.getElementById("last-test");
       if (lastTest && data.last_test_html) lastTest.innerHTML = data.last_test_html;
+      var health = document.getElementById("health");
+      if (health && data.health_html) health.innerHTML = data.health_html;
       var historyCards = document.getElementById("history");
       if (historyCards && data.history_html) historyCards.innerHTML = data.history_html;
       return null;
