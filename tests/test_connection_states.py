@@ -38,9 +38,9 @@ def test_the_connection_page_shows_its_state(admin_client, make_connection):
 
     page = admin_client.get(connection.get_absolute_url()).content.decode()
 
-    heading = re.search(r"<h1[^>]*>(.*?)</h1>", page, re.S).group(1)
-    assert text_of(heading) == "Fabrikam Down"
-    assert 'title="3 TESTs in a row failed"' in heading
+    badge = re.search(r'<span id="health">(.*?)</span>\s*</div>', page, re.S).group(1)
+    assert text_of(badge) == "Down"
+    assert 'title="3 TESTs in a row failed"' in badge
 
 
 def test_the_admin_lists_each_connection_s_state(admin_client, three):
