@@ -314,16 +314,19 @@ class Connection(models.Model):
                 return None  # deleted meanwhile
             change = after_test(*before, ok=result.ok, down_after=settings.HEALTH_DOWN_AFTER)
             self.health, self.failures_in_a_row = change.health, change.failures_in_a_row
-            rows.update(
-                last_test_status=self.last_test_status,
-                last_tested_at=self.last_tested_at,
-                last_test_message=self.last_test_message,
-                last_test_steps=self.last_test_steps,
-                health=self.health,
-                failures_in_a_row=self.failures_in_a_row,
-            )
-            if change.changed:
-                transaction.on_commit(lambda: alerts.health_changed(self, change, result))
+            written = {
+                "last_test_status": self.last_test_status,
+                "last_tested_at": self.last_tested_at,
+                "last_test_message": self.last_test_message,
+                "last_test_steps": self.last_test_steps,
+                "health": self.health,
+                "failures_in_a_row": self.failures_in_a_row,
+            }
+            rows.update(**written)
+        if hasattr(self, "_loaded_values"):  # a later save() of this object writes only what changes after this
+            self._loaded_values.update(written)
+        if change.changed:
+            transaction.on_commit(lambda: alerts.health_changed(self, change, result))
         return change
 
     @staticmethod

@@ -188,6 +188,17 @@ def test_tests_that_end_at_once_announce_the_change_once(connection, user, admin
     assert sorted(address for message in mail.outbox for address in message.to) == [admin_user.email, user.email]
 
 
+def test_saving_an_object_that_recorded_a_test_never_puts_back_an_older_state(connection, record):
+    first = Connection.objects.get(pk=connection.pk)
+    record(failed(), first)
+    record(failed())  # through another copy: Down
+
+    first.name = "Contoso Sales EU"
+    first.save()
+
+    assert state_of(connection) == (Health.DOWN, 2)
+
+
 def test_a_rolled_back_test_tells_nobody(connection, user, django_capture_on_commit_callbacks):
     from django.db import transaction
 
