@@ -30,7 +30,6 @@ def health_changed(connection, change, result) -> notify.Delivery:
             "headline": headline,
             "down": change.health == DOWN,
             "message": result.message,
-            "hint": result.hint,
             "url": notify.site_root() + link,
         },
     )
