@@ -1,5 +1,6 @@
 """The state badge: Up, Down or Unknown on the Connections page, the connection page and the admin's list."""
 
+import importlib
 import re
 
 import pytest
@@ -58,3 +59,19 @@ def test_a_test_on_the_connection_page_brings_its_state_up_to_date(admin_client,
 
     assert done["ok"] is True
     assert text_of(done["health_html"]) == "Up"
+
+
+def test_the_migration_starts_each_connection_from_its_last_test(make_connection):
+    from django.apps import apps
+
+    tested = {"available": make_connection(), "unavailable": make_connection(), "": make_connection()}
+    for status, connection in tested.items():
+        Connection.objects.filter(pk=connection.pk).update(last_test_status=status)
+
+    importlib.import_module("connections.migrations.0009_health").from_last_test(apps, None)
+
+    states = {
+        status: Connection.objects.values_list("health", "failures_in_a_row").get(pk=connection.pk)
+        for status, connection in tested.items()
+    }
+    assert states == {"available": (Health.UP, 0), "unavailable": (Health.UNKNOWN, 1), "": (Health.UNKNOWN, 0)}
