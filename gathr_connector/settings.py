@@ -1,16 +1,15 @@
 """Settings for the Dynamics CRM connector. Every value comes from the environment (see README)."""
 
-import ipaddress
 import os
 import tempfile
 from datetime import timedelta
 from pathlib import Path
 
 import environ
-from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
+from gathr_connector import setting_values
 from gathr_connector.keys import local_key, new_fernet_key, new_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -57,21 +56,7 @@ FIELD_ENCRYPTION_KEY = [
 ]
 
 
-def _check_fernet_keys(keys: list[str]) -> list[str]:
-    for key in keys:
-        try:
-            Fernet(key.encode())
-        except ValueError:
-            raise ImproperlyConfigured(
-                "FIELD_ENCRYPTION_KEY must be comma-separated Fernet keys (32 url-safe base64-encoded bytes "
-                "each, as Fernet.generate_key() makes)."
-            ) from None
-    if not keys:
-        raise ImproperlyConfigured("FIELD_ENCRYPTION_KEY is empty.")
-    return keys
-
-
-FIELD_ENCRYPTION_KEY = _check_fernet_keys(FIELD_ENCRYPTION_KEY)
+FIELD_ENCRYPTION_KEY = setting_values.fernet_keys(FIELD_ENCRYPTION_KEY)
 DEFAULT_EXCEPTION_REPORTER_FILTER = "gathr_connector.reporting.AlwaysCleansingFilter"
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
@@ -228,27 +213,8 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Gathr <gathr@localho
 _email_timeout = _number("EMAIL_TIMEOUT", 10, low=0, high=300)
 
 
-def _mailer(config: dict) -> dict:
-    backend = config["EMAIL_BACKEND"]
-    if backend == "django.core.mail.backends.smtp.EmailBackend":
-        options = {
-            "host": config.get("EMAIL_HOST") or "localhost",
-            "port": config.get("EMAIL_PORT"),  # None: smtplib's default, 25 (465 for SSL)
-            "username": config.get("EMAIL_HOST_USER") or "",
-            "password": config.get("EMAIL_HOST_PASSWORD") or "",
-            "use_tls": bool(config.get("EMAIL_USE_TLS")),
-            "use_ssl": bool(config.get("EMAIL_USE_SSL")),
-            "timeout": _email_timeout,
-        }
-    elif backend == "django.core.mail.backends.filebased.EmailBackend":
-        options = {"file_path": config["EMAIL_FILE_PATH"]}
-    else:
-        options = {}
-    return {"BACKEND": backend, "OPTIONS": options}
-
-
 _default_email_url = "smtp://localhost:25" if PRODUCTION else "consolemail://"
-MAILERS = {"default": _mailer(env.email_url("EMAIL_URL", default=_default_email_url))}
+MAILERS = {"default": setting_values.mailer(env.email_url("EMAIL_URL", default=_default_email_url), _email_timeout)}
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
@@ -298,20 +264,13 @@ if env.bool("USE_X_FORWARDED_PROTO", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 
-def _networks(value: list[str], name: str = "OUTBOUND_ALLOWED_NETWORKS") -> list:
-    try:
-        return [ipaddress.ip_network(item.strip(), strict=False) for item in value if item.strip()]
-    except ValueError as err:
-        raise ImproperlyConfigured(f"{name}: {err}") from err
-
-
 # Reverse proxies in front of the app servers (nginx in deploy/: 127.0.0.1/32 when it runs on the same machine):
 # behind them the sign-in lockout counts the address they saw, from X-Forwarded-For. Empty: X-Forwarded-For is
 # ignored (nobody can spoof it).
-TRUSTED_PROXIES = _networks(env.list("TRUSTED_PROXIES", default=[]), "TRUSTED_PROXIES")
+TRUSTED_PROXIES = setting_values.networks(env.list("TRUSTED_PROXIES", default=[]), "TRUSTED_PROXIES")
 
 # Outbound requests to admin-typed URLs (TEST).
-OUTBOUND_ALLOWED_NETWORKS = _networks(env.list("OUTBOUND_ALLOWED_NETWORKS", default=[]))
+OUTBOUND_ALLOWED_NETWORKS = setting_values.networks(env.list("OUTBOUND_ALLOWED_NETWORKS", default=[]))
 # The web worker's timeout (gunicorn's --timeout: `make run` passes the same variable). A TEST that runs in a
 # request must end before the worker is killed, or the admin gets no answer at all.
 WEB_TIMEOUT = _number("WEB_TIMEOUT", 60, low=0, high=3600)
@@ -338,28 +297,7 @@ TASK_QUEUE_URL = env.str("TASK_QUEUE_URL", default=f"sqlite:///{BASE_DIR / 'task
 TEST_WORKERS = _number("TEST_WORKERS", 16, low=0, high=64, cast=int, unit="threads")
 
 
-def _huey(url: str, workers: int) -> dict:
-    """Huey's settings for the queue at `url`: the same task code runs on either storage."""
-    common = {"name": "gathr-connector", "immediate": False, "results": False, "utc": True}
-    # An idle worker thread looks at the SQLite queue every 0.05 s at most (an indexed read; Redis wakes it at
-    # once): a warm TEST is mostly its one Dataverse round trip, not the wait for a worker.
-    consumer = {"workers": workers, "worker_type": "thread", "initial_delay": 0.02, "max_delay": 0.05, "verbose": False}
-    scheme = url.partition("://")[0]
-    if scheme == "sqlite":
-        path = url.removeprefix("sqlite:///")
-        if not path or path == url:
-            raise ImproperlyConfigured("TASK_QUEUE_URL: write sqlite:////absolute/path/tasks.sqlite3.")
-        return {**common, "huey_class": "huey.SqliteHuey", "filename": path, "strict_fifo": True, "consumer": consumer}
-    if scheme in ("redis", "rediss"):
-        # Fail fast when Redis is down or hung: a TEST then says it cannot start, the pages go on answering.
-        # (redis-py reads these from the URL; Huey refuses a URL and connection parameters together.)
-        timeouts = "socket_connect_timeout=1&socket_timeout=5"
-        url = f"{url}{'&' if '?' in url else '?'}{timeouts}"
-        return {**common, "huey_class": "huey.PriorityRedisHuey", "url": url, "consumer": consumer}
-    raise ImproperlyConfigured(f"TASK_QUEUE_URL must start with sqlite:/// or redis://, not {scheme or url!r}.")
-
-
-HUEY = _huey(TASK_QUEUE_URL, TEST_WORKERS)
+HUEY = setting_values.huey(TASK_QUEUE_URL, TEST_WORKERS)
 
 LOGGING = {
     "version": 1,

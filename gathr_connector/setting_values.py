@@ -1,0 +1,71 @@
+"""How a few settings are built from their raw values, and refused at start when they are wrong
+(gathr_connector/settings.py reads the environment and calls these)."""
+
+import ipaddress
+
+from cryptography.fernet import Fernet
+from django.core.exceptions import ImproperlyConfigured
+
+
+def fernet_keys(keys: list[str]) -> list[str]:
+    """The keys, each checked to be a Fernet key."""
+    for key in keys:
+        try:
+            Fernet(key.encode())
+        except ValueError:
+            raise ImproperlyConfigured(
+                "FIELD_ENCRYPTION_KEY must be comma-separated Fernet keys (32 url-safe base64-encoded bytes "
+                "each, as Fernet.generate_key() makes)."
+            ) from None
+    if not keys:
+        raise ImproperlyConfigured("FIELD_ENCRYPTION_KEY is empty.")
+    return keys
+
+
+def mailer(config: dict, timeout: float) -> dict:
+    """Django's MAILERS entry for django-environ's EMAIL_URL config."""
+    backend = config["EMAIL_BACKEND"]
+    if backend == "django.core.mail.backends.smtp.EmailBackend":
+        options = {
+            "host": config.get("EMAIL_HOST") or "localhost",
+            "port": config.get("EMAIL_PORT"),  # None: smtplib's default, 25 (465 for SSL)
+            "username": config.get("EMAIL_HOST_USER") or "",
+            "password": config.get("EMAIL_HOST_PASSWORD") or "",
+            "use_tls": bool(config.get("EMAIL_USE_TLS")),
+            "use_ssl": bool(config.get("EMAIL_USE_SSL")),
+            "timeout": timeout,
+        }
+    elif backend == "django.core.mail.backends.filebased.EmailBackend":
+        options = {"file_path": config["EMAIL_FILE_PATH"]}
+    else:
+        options = {}
+    return {"BACKEND": backend, "OPTIONS": options}
+
+
+def networks(value: list[str], name: str = "OUTBOUND_ALLOWED_NETWORKS") -> list:
+    """CIDRs from the environment's list, refused at start when one is not a network."""
+    try:
+        return [ipaddress.ip_network(item.strip(), strict=False) for item in value if item.strip()]
+    except ValueError as err:
+        raise ImproperlyConfigured(f"{name}: {err}") from err
+
+
+def huey(url: str, workers: int) -> dict:
+    """Huey's settings for the queue at `url`: the same task code runs on either storage."""
+    common = {"name": "gathr-connector", "immediate": False, "results": False, "utc": True}
+    # An idle worker thread looks at the SQLite queue every 0.05 s at most (an indexed read; Redis wakes it at
+    # once): a warm TEST is mostly its one Dataverse round trip, not the wait for a worker.
+    consumer = {"workers": workers, "worker_type": "thread", "initial_delay": 0.02, "max_delay": 0.05, "verbose": False}
+    scheme = url.partition("://")[0]
+    if scheme == "sqlite":
+        path = url.removeprefix("sqlite:///")
+        if not path or path == url:
+            raise ImproperlyConfigured("TASK_QUEUE_URL: write sqlite:////absolute/path/tasks.sqlite3.")
+        return {**common, "huey_class": "huey.SqliteHuey", "filename": path, "strict_fifo": True, "consumer": consumer}
+    if scheme in ("redis", "rediss"):
+        # Fail fast when Redis is down or hung: a TEST then says it cannot start, the pages go on answering.
+        # (redis-py reads these from the URL; Huey refuses a URL and connection parameters together.)
+        timeouts = "socket_connect_timeout=1&socket_timeout=5"
+        url = f"{url}{'&' if '?' in url else '?'}{timeouts}"
+        return {**common, "huey_class": "huey.PriorityRedisHuey", "url": url, "consumer": consumer}
+    raise ImproperlyConfigured(f"TASK_QUEUE_URL must start with sqlite:/// or redis://, not {scheme or url!r}.")
