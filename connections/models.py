@@ -11,60 +11,21 @@ from django.urls import reverse
 from django.utils import timezone
 
 from connections import alerts, crypto
-from connections.dynamics import schemes
+from connections.choices import (  # noqa: F401 - the choices are imported from here too
+    ON_PREMISES_SCHEMES,
+    ONLINE_SCHEMES,
+    AuthScheme,
+    AzureEnvironment,
+    CredentialType,
+    CrmVersion,
+    Health,
+    Scope,
+    TestStatus,
+)
 from connections.dynamics.certificates import CertificateCredential
-from connections.health import DOWN, UNKNOWN, UP, Change, after_test
+from connections.health import Change, after_test
 from connections.indexes import SortIndex
 from connections.runs import TestRun  # noqa: F401 - the background TEST's model, in a module of its own
-
-
-class CrmVersion(models.TextChoices):
-    CRM_ONLINE = schemes.CRM_ONLINE, "CRMOnline"
-    CRM_2011 = schemes.CRM_2011, "CRM2011+"
-
-
-class AzureEnvironment(models.TextChoices):
-    GLOBAL = "GLOBAL", "GLOBAL (commercial, also GCC)"
-    USGOVT = "USGOVT", "USGOVT (US Government GCC High)"
-    USGOVTDOD = "USGOVTDOD", "USGOVTDOD (US Government DoD)"
-    CHINA = "CHINA", "CHINA (operated by 21Vianet)"
-
-
-class CredentialType(models.TextChoices):
-    CLIENT_SECRET = "secret", "Secret (OAuthClientSecret)"
-    CERTIFICATE = "certificate", "Certificate (OAuthJWTCert)"
-
-
-class AuthScheme(models.TextChoices):
-    SERVICE_PRINCIPAL = schemes.SERVICE_PRINCIPAL, "AzureServicePrincipal (application permissions)"
-    AZURE_AD = schemes.AZURE_AD, "AzureAD (delegated: sign in with Microsoft)"
-    # CRM2011+ (on-premises) only.
-    NTLM = schemes.NTLM, "NTLM (Windows integrated authentication with a domain account)"
-    ADFS = schemes.ADFS, "ADFS (OAuth with your organization's AD FS 2016 or newer)"
-
-
-ONLINE_SCHEMES = schemes.ONLINE_SCHEMES
-ON_PREMISES_SCHEMES = schemes.ON_PREMISES_SCHEMES
-
-
-class Scope(models.TextChoices):
-    PRIVATE = "private", "Private (the owner and administrators)"
-    ORGANIZATION = "organization", "Organization (every signed-in user may use and TEST it)"
-
-
-class TestStatus(models.TextChoices):
-    NEVER = "", "Never tested"
-    AVAILABLE = "available", "Available"
-    UNAVAILABLE = "unavailable", "Unavailable"
-
-
-class Health(models.TextChoices):
-    """The connection's state (connections/health.py): Unknown until it is Up or Down."""
-
-    UNKNOWN = UNKNOWN, "Unknown"
-    UP = UP, "Up"
-    DOWN = DOWN, "Down"
-
 
 # The URL as the Connections page sorts it (connections/views.py SORTS["url"]): its host first, whatever the scheme.
 # tests/test_list_scale.py checks that each sort index is the expression the page orders by.
