@@ -17,37 +17,18 @@ import secrets
 import subprocess
 import sys
 import tempfile
-from contextlib import contextmanager
 from pathlib import Path
 
-import psycopg
 from cryptography.fernet import Fernet
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
 from bench.list_scale_report import section  # noqa: E402
+from bench.load import database  # noqa: E402
 from bench.load_report import record  # noqa: E402
 
-POSTGRES = "postgres://postgres@127.0.0.1:5432"
 RESULTS_DIR = BASE_DIR / "bench" / "results"
-
-
-@contextmanager
-def database(kind: str, folder: Path):
-    """The DATABASE_URL of a fresh database: a SQLite file in `folder`, or a PostgreSQL database dropped after."""
-    if kind == "sqlite":
-        yield f"sqlite:///{folder / 'list-scale.sqlite3'}"
-        return
-    name = f"gathr_list_scale_{os.getpid()}"
-    with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {name}")
-        admin.execute(f"CREATE DATABASE {name}")
-    try:
-        yield f"{POSTGRES}/{name}"
-    finally:
-        with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def environment(database_url: str, folder: Path) -> dict:
@@ -69,7 +50,7 @@ def environment(database_url: str, folder: Path) -> dict:
 
 
 def run(kind: str, size: int, runs: int, explain: bool) -> dict:
-    with tempfile.TemporaryDirectory() as folder, database(kind, Path(folder)) as url:
+    with tempfile.TemporaryDirectory() as folder, database(kind, Path(folder), "list-scale") as url:
         out = Path(folder) / "result.json"
         command = [sys.executable, "bench/list_scale_run.py", str(size), str(runs), str(out)]
         if explain:

@@ -95,12 +95,12 @@ def prepare(env: dict, clients: list[Person]) -> None:
 
 
 @contextmanager
-def database(kind: str, folder: Path):
+def database(kind: str, folder: Path, label: str = "load"):
     """The DATABASE_URL of a fresh database: a SQLite file in `folder`, or a PostgreSQL database dropped after."""
     if kind == "sqlite":
-        yield f"sqlite:///{folder / 'load.sqlite3'}"
+        yield f"sqlite:///{folder / f'{label}.sqlite3'}"
         return
-    name = f"gathr_load_{os.getpid()}"
+    name = f"gathr_{label.replace('-', '_')}_{os.getpid()}"
     with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {name}")
         admin.execute(f"CREATE DATABASE {name}")
