@@ -24,7 +24,7 @@ from audit.models import Action
 from connections import crypto, history, testing, throttle
 from connections.dynamics import check
 from connections.dynamics.certificates import CertificateCredential
-from connections.history import stored_result
+from connections.history import TESTED_FIELDS, stored_result
 from connections.limits import test_limits
 from connections.models import Connection
 from connections.runs import RunSource, RunState, TestRun
@@ -36,17 +36,7 @@ logger = logging.getLogger(__name__)
 # secret box TESTs with the stored secret). Ciphertext stays ciphertext inside the encrypted payload.
 CONNECTION_FIELDS = (
     "name",
-    "url",
-    "crm_version",
-    "azure_tenant",
-    "client_id",
-    "azure_environment",
-    "auth_scheme",
-    "callback_url",
-    "credential_type",
-    "windows_user",
-    "adfs_url",
-    "adfs_resource",
+    *TESTED_FIELDS,
     "client_secret_encrypted",
     "certificate_encrypted",
     "windows_password_encrypted",
