@@ -22,7 +22,6 @@ import platform
 import sqlite3
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -32,10 +31,10 @@ from playwright.sync_api import sync_playwright
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
-from bench.load import PASSWORD, prepare, simulated_microsoft, working  # noqa: E402
+from bench.load import PASSWORD, simulated_microsoft  # noqa: E402
 from bench.load_clients import LoadClient, Person  # noqa: E402
 from bench.load_report import record  # noqa: E402
-from bench.server_speed_stack import bench_environment, served  # noqa: E402
+from bench.server_speed_stack import make_run  # noqa: E402
 from connections.dynamics import guard, http  # noqa: E402
 from tests.helpers import HostsResolver  # noqa: E402
 from tests.simulator import SERVER_NAMES, Simulator  # noqa: E402
@@ -201,17 +200,9 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.150)
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
-    LOGS.mkdir(exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="gathr-page-test-") as tmp, Simulator() as simulator:
-        folder = Path(tmp)
-        env = bench_environment(folder, simulator)
-        prepare(env, [ADMIN])
-        with (
-            working(env, LOGS / "page-test-worker.log"),
-            served(env, folder, LOGS / "page-test-web.log") as (root, _server),
-        ):
-            figures = measure(root, simulator, args.runs, args.delay)
-        figures |= worker_side(folder / "bench.sqlite3", args.runs)
+    with Simulator() as simulator, make_run("page-test", simulator, ADMIN, LOGS) as stack:
+        figures = measure(stack.root, simulator, args.runs, args.delay)
+        figures |= worker_side(stack.folder / "bench.sqlite3", args.runs)
     text = report(figures)
     print(text)
     if args.write:

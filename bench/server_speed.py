@@ -25,7 +25,6 @@ import os
 import signal
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -34,11 +33,11 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
-from bench.load import PASSWORD, manage, prepare, simulated_microsoft, working  # noqa: E402
+from bench.load import PASSWORD, manage, simulated_microsoft  # noqa: E402
 from bench.load_clients import CREATED, FOUND, TEST_BUDGET, LoadClient, Person  # noqa: E402
 from bench.server_speed_measure import follow_runs, read_pages, start_test_from_list, tests_a_minute, wrk  # noqa: E402
 from bench.server_speed_report import record, section  # noqa: E402
-from bench.server_speed_stack import SilentServers, bench_environment, memory, served  # noqa: E402
+from bench.server_speed_stack import SilentServers, make_run, memory  # noqa: E402
 from tests.onprem.helpers import onprem_form_data  # noqa: E402
 from tests.simulator import Simulator  # noqa: E402
 
@@ -179,20 +178,12 @@ def measure(root: str, master: int, simulator: Simulator, silent: SilentServers,
 
 
 def run(mode: Mode) -> dict:
-    LOGS.mkdir(exist_ok=True)
     with (
-        tempfile.TemporaryDirectory(prefix="gathr-speed-") as tmp,
         Simulator() as simulator,
         SilentServers(SILENT) as silent,
+        make_run("server-speed", simulator, ADMIN, LOGS) as stack,
     ):
-        folder = Path(tmp)
-        env = bench_environment(folder, simulator)
-        prepare(env, [ADMIN])
-        with (
-            working(env, LOGS / "server-speed-worker.log"),
-            served(env, folder, LOGS / "server-speed-web.log") as (root, server),
-        ):
-            return measure(root, server.pid, simulator, silent, mode, env)
+        return measure(stack.root, stack.server.pid, simulator, silent, mode, stack.env)
 
 
 def stop_on_sigterm() -> None:

@@ -9,11 +9,14 @@ import selectors
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
-from bench.load import BASE_DIR, environment, free_port, wait_until_serving
+from bench.load import BASE_DIR, environment, free_port, prepare, wait_until_serving, working
+from bench.load_clients import Person
 from tests.simulator import Simulator
 
 WEB_TIMEOUT = 60
@@ -38,6 +41,30 @@ def procfile_command(bind: str, control_socket: Path) -> list[str]:
     command += ["--workers", "2", "--threads", "8", "--worker-class", "gthread", "--timeout", str(WEB_TIMEOUT)]
     command += ["--graceful-timeout", "30", "--access-logfile", "-", "--forwarded-allow-ips", "127.0.0.1"]
     return command + ["--control-socket", str(control_socket)]
+
+
+@dataclass(frozen=True)
+class MakeRun:
+    root: str  # the web server's address
+    server: subprocess.Popen  # gunicorn's master
+    folder: Path  # the run's temporary folder: bench.sqlite3, tasks.sqlite3
+    env: dict  # the servers' environment (for `manage.py` commands beside them)
+
+
+@contextmanager
+def make_run(label: str, simulator: Simulator, admin: Person, logs: Path):
+    """`make run`'s web server and TEST worker on a fresh temporary SQLite database and queue, `admin` in it; their
+    output in logs/<label>-web.log and -worker.log."""
+    logs.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f"gathr-{label}-") as tmp:
+        folder = Path(tmp)
+        env = bench_environment(folder, simulator)
+        prepare(env, [admin])
+        with (
+            working(env, logs / f"{label}-worker.log"),
+            served(env, folder, logs / f"{label}-web.log") as (root, server),
+        ):
+            yield MakeRun(root, server, folder, env)
 
 
 @contextmanager
