@@ -7,6 +7,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.forms.renderers import Jinja2
 from django.template.loader import render_to_string
+from django.utils.functional import cached_property
 from django.utils.safestring import SafeString, mark_safe
 
 from connections.callback_url import check_callback_url
@@ -172,7 +173,6 @@ class ConnectionForm(SchemeRules, forms.ModelForm):
         if self.instance.has_windows_password:
             self.fields["windows_password"].help_text = PASSWORD_STORED_HELP
             self.fields["windows_password"].widget.attrs["placeholder"] = "•••••• stored"
-        self.helper = self._helper()
 
     @property
     def shows_callback_url(self) -> bool:
@@ -183,8 +183,10 @@ class ConnectionForm(SchemeRules, forms.ModelForm):
         with crispy-bootstrap5's markup in a fraction of crispy-forms' time (docs/decisions/0002)."""
         return mark_safe(render_to_string("connections/connection_fields.html", {"form": self}, using="jinja2"))  # noqa: S308
 
-    def _helper(self) -> FormHelper:
-        """The layout, as crispy-forms would draw it: the reference connection_fields.html is checked against."""
+    @cached_property
+    def helper(self) -> FormHelper:
+        """The layout, as crispy-forms would draw it: the reference connection_fields.html is checked against
+        (built when asked for: the pages draw the fields with connection_fields.html)."""
         helper = FormHelper()
         helper.form_tag = False
         helper.disable_csrf = True
