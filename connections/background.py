@@ -21,13 +21,14 @@ from huey.contrib.djhuey import db_periodic_task, db_task
 
 from audit import trail
 from audit.models import Action
-from connections import crypto, history, testing, throttle
+from connections import crypto, history, schedule, testing, throttle
 from connections.dynamics import check
 from connections.dynamics.certificates import CertificateCredential
 from connections.history import TESTED_FIELDS, stored_result
 from connections.limits import test_limits
 from connections.models import Connection
 from connections.runs import RunSource, RunState, TestRun
+from connections.schedule import SlotTakenError
 from marketplace import gate
 from marketplace.catalogue import DYNAMICS_CRM
 
@@ -57,6 +58,14 @@ def start_saved(connection: Connection, actor, source: str) -> TestRun:
     if actor is not None and source != RunSource.ADMIN:
         throttle.check_rate(actor.pk, connection.url)
     return _enqueue(_new_run(connection, actor, source, f"connection:{connection.pk}"))
+
+
+def start_scheduled(connection: Connection, slot: int) -> TestRun:
+    """Queue a scheduled re-test holding `slot` (connections/schedule.py). Raises SlotTakenError when another
+    worker holds the slot, throttle.TestRefusedError when a TEST of the connection is already running."""
+    run = _new_run(connection, None, RunSource.SCHEDULE, f"connection:{connection.pk}")
+    run.slot = slot
+    return _enqueue(run)
 
 
 @sensitive_variables("secret", "certificate", "password", "payload")
@@ -124,6 +133,18 @@ def end_stale_tests() -> None:
             end_stale(run)
 
 
+@db_periodic_task(crontab(minute="*"))
+def scheduled_tests() -> None:
+    """Every minute, on every worker: start the scheduled re-tests that are due (each runs once: schedule.py)."""
+    schedule.dispatch(start_scheduled)
+
+
+@db_task()
+def continue_schedule() -> None:
+    """After a scheduled TEST ends its slot is free: start the next due one now rather than at the next minute."""
+    schedule.dispatch(start_scheduled)
+
+
 @db_periodic_task(crontab(hour="3", minute="20"))
 def prune_test_history() -> None:
     """Every night: finished TESTs older than TEST_HISTORY_DAYS are deleted."""
@@ -138,6 +159,9 @@ def _enqueue(run: TestRun) -> TestRun:
         with transaction.atomic():
             run.save(force_insert=True)
     except IntegrityError:
+        busy = TestRun.objects.filter(lock_key=run.lock_key, state__in=[RunState.QUEUED, RunState.RUNNING])
+        if run.slot is not None and not busy.exists():
+            raise SlotTakenError(run.slot) from None
         raise throttle.TestRefusedError(throttle.ThrottleRefusal(ALREADY_RUNNING, 5)) from None
     try:
         run_test(str(run.pk))
@@ -245,3 +269,5 @@ def _finish(run: TestRun, result: check.CheckResult, connection: Connection | No
     )
     if ended:  # once: a stale sweep and a late worker never both record it
         _record(run, connection, result)
+        if run.source == RunSource.SCHEDULE and not schedule.dispatching():
+            continue_schedule()

@@ -37,7 +37,7 @@ FINGERPRINT_SALT = "connections.history.form-test"
 
 def stored_result(result) -> dict:
     """What a finished row keeps of a CheckResult (connections.dynamics.check): no secret is in it."""
-    fields = ("ok", "step", "code", "message", "hint", "details", "elapsed", "requests_sent")
+    fields = ("ok", "step", "code", "message", "hint", "details", "elapsed", "requests_sent", "service_protection")
     return {name: getattr(result, name) for name in fields} | {"finished_at": result.finished_at.isoformat()}
 
 

@@ -10,7 +10,7 @@ from django.db.models.functions import Lower, Replace
 from django.urls import reverse
 from django.utils import timezone
 
-from connections import alerts, crypto
+from connections import alerts, crypto, service_protection
 from connections.choices import (  # noqa: F401 - the choices are imported from here too
     ON_PREMISES_SCHEMES,
     ONLINE_SCHEMES,
@@ -99,6 +99,11 @@ class Connection(models.Model):
     # Changed only by record_test, under the row's lock: Down after HEALTH_DOWN_AFTER failed TESTs in a row.
     health = models.CharField(max_length=8, choices=Health, default=Health.UNKNOWN, blank=True, editable=False)
     failures_in_a_row = models.PositiveIntegerField(default=0, editable=False)
+    # The next scheduled re-test (connections/schedule.py claims it with a compare-and-set UPDATE); None until the
+    # schedule first spreads it over an interval. A 429 or a low Dataverse budget puts it back.
+    next_test_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Dataverse's service protection budget as the last TEST that reached it saw it (protection.summary + seen_at).
+    service_protection = models.JSONField(default=dict, blank=True, editable=False)
 
     objects = ConnectionQuerySet.as_manager()
 
@@ -121,6 +126,7 @@ class Connection(models.Model):
             SortIndex(F("last_tested_at").asc(nulls_first=True), F("id").asc(), name="connection_sort_tested"),
             SortIndex(F("last_tested_at").desc(nulls_last=True), F("id").asc(), name="connection_sort_tested_desc"),
             models.Index(fields=["scope", "owner"], name="connection_visibility"),
+            models.Index(fields=["next_test_at"], name="connection_schedule_due"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -262,33 +268,49 @@ class Connection(models.Model):
         Every TEST that counts comes here, and only those: the worker's (background._record, which leaves out the
         Edit form's TESTs of typed values), the command line's (testing.test_saved) and the New connection form's
         TEST that CREATE adopts (history.adopt_form_test)."""
-        self.last_test_status = TestStatus.AVAILABLE if result.ok else TestStatus.UNAVAILABLE
-        self.last_tested_at = result.finished_at
-        self.last_test_message = result.summary
-        self.last_test_steps = result.steps_as_data()
         with transaction.atomic():
             # The row's own state, locked (SQLite: the IMMEDIATE transaction holds the write lock): two TESTs that
             # end at once move it one after the other, and only one of them sees the change.
             rows = Connection.objects.select_for_update().filter(pk=self.pk)
-            before = rows.values_list("health", "failures_in_a_row").first()
+            before = rows.values_list("health", "failures_in_a_row", "next_test_at").first()
             if before is None:
                 return None  # deleted meanwhile
-            change = after_test(*before, ok=result.ok, down_after=settings.HEALTH_DOWN_AFTER)
+            change = after_test(*before[:2], ok=result.ok, down_after=settings.HEALTH_DOWN_AFTER)
             self.health, self.failures_in_a_row = change.health, change.failures_in_a_row
-            written = {
-                "last_test_status": self.last_test_status,
-                "last_tested_at": self.last_tested_at,
-                "last_test_message": self.last_test_message,
-                "last_test_steps": self.last_test_steps,
-                "health": self.health,
-                "failures_in_a_row": self.failures_in_a_row,
-            }
+            written = self._outcome(result) | {"health": self.health, "failures_in_a_row": self.failures_in_a_row}
+            written |= self._schedule_after(result, scheduled=before[2])
             rows.update(**written)
         if hasattr(self, "_loaded_values"):  # a later save() of this object writes only what changes after this
             self._loaded_values.update(written)
         if change.changed:
             transaction.on_commit(lambda: alerts.health_changed(self, change, result))
         return change
+
+    def _outcome(self, result) -> dict:
+        """The Last TEST columns after `result` (set on this object too)."""
+        self.last_test_status = TestStatus.AVAILABLE if result.ok else TestStatus.UNAVAILABLE
+        self.last_tested_at = result.finished_at
+        self.last_test_message = result.summary
+        self.last_test_steps = result.steps_as_data()
+        return {
+            "last_test_status": self.last_test_status,
+            "last_tested_at": self.last_tested_at,
+            "last_test_message": self.last_test_message,
+            "last_test_steps": self.last_test_steps,
+        }
+
+    def _schedule_after(self, result, scheduled) -> dict:
+        """The budget the TEST saw, kept for the page, and the next scheduled TEST put back if Dataverse asks."""
+        if not result.service_protection:
+            return {}  # it never reached Dataverse's Web API: the last reading stands
+        seen = result.service_protection | {"seen_at": result.finished_at.isoformat()}
+        written = {"service_protection": seen}
+        wait = service_protection.wait_until(seen, result.finished_at, settings.SERVICE_PROTECTION_RESERVE)
+        if wait is not None and (scheduled is None or scheduled < wait):
+            written["next_test_at"] = wait
+        for name, value in written.items():
+            setattr(self, name, value)
+        return written
 
     @staticmethod
     def new_creation_token() -> uuid.UUID:

@@ -27,7 +27,7 @@ class RunSource(models.TextChoices):
     PAGE = "page", "Connection page"
     ADMIN = "admin", "Django admin"
     COMMAND = "command", "Command line"
-    SCHEDULE = "schedule", "Schedule"  # the scheduled re-tests to come (issue 12)
+    SCHEDULE = "schedule", "Schedule"  # connections/schedule.py
 
 
 class TestRunQuerySet(models.QuerySet):
@@ -63,6 +63,9 @@ class TestRun(models.Model):
     # A New connection form's TEST: a keyed hash (HMAC) of the values it TESTed, secret included, never the secret
     # itself; CREATE with the same values adopts the TEST as the new connection's first (connections/history.py).
     fingerprint = models.CharField(max_length=64, blank=True, default="", editable=False)
+    # A scheduled TEST holds one of SCHEDULED_TEST_CONCURRENCY slots while queued or running (the constraint below):
+    # the database bounds how many run at once, whichever worker starts them.
+    slot = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
     crm_version = models.CharField(max_length=16)
     auth_scheme = models.CharField(max_length=32)
     steps = models.JSONField(default=list, blank=True)
@@ -86,7 +89,12 @@ class TestRun(models.Model):
                 fields=["lock_key"],
                 condition=models.Q(state__in=[RunState.QUEUED, RunState.RUNNING]),
                 name="testrun_one_active_per_target",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["slot"],
+                condition=models.Q(state__in=[RunState.QUEUED, RunState.RUNNING], slot__isnull=False),
+                name="testrun_one_active_per_schedule_slot",
+            ),
         ]
 
     def __str__(self) -> str:

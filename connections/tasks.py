@@ -1,5 +1,11 @@
-"""The tasks Huey's worker (`manage.py run_huey`) finds here: the background TEST, its sweeper, the pruning."""
+"""The tasks Huey's worker (`manage.py run_huey`) finds here: TESTs, their sweeper, the schedule, the pruning."""
 
-from connections.background import end_stale_tests, prune_test_history, run_test
+from connections.background import (
+    continue_schedule,
+    end_stale_tests,
+    prune_test_history,
+    run_test,
+    scheduled_tests,
+)
 
-__all__ = ["end_stale_tests", "prune_test_history", "run_test"]
+__all__ = ["continue_schedule", "end_stale_tests", "prune_test_history", "run_test", "scheduled_tests"]

@@ -279,6 +279,14 @@ TEST_TOTAL_TIMEOUT = _number("TEST_TOTAL_TIMEOUT", 30, low=0, high=300)
 TEST_HISTORY_DAYS = _number("TEST_HISTORY_DAYS", 90, low=0, high=3650, cast=int, unit="days")
 # A connection is Down after this many failed TESTs in a row (one blip alerts nobody), Up after one good TEST.
 HEALTH_DOWN_AFTER = _number("HEALTH_DOWN_AFTER", 2, low=0, high=100, cast=int, unit="failed TESTs")
+# Scheduled re-tests (connections/schedule.py): every saved connection once per interval, starting within ±JITTER
+# percent of it, at most CONCURRENCY scheduled TESTs at once across every worker (the rest of TEST_WORKERS stay
+# free for people); 0 minutes: none. A Dataverse budget below RESERVE percent (or a 429's Retry-After) puts a
+# connection's next scheduled TEST back: the integration's own requests come first.
+SCHEDULED_TEST_INTERVAL = _number("SCHEDULED_TEST_INTERVAL", 60, low=-1, high=7 * 24 * 60, cast=int, unit="minutes")
+SCHEDULED_TEST_JITTER = _number("SCHEDULED_TEST_JITTER", 10, low=-1, high=50, cast=int, unit="percent")
+SCHEDULED_TEST_CONCURRENCY = _number("SCHEDULED_TEST_CONCURRENCY", 4, low=0, high=64, cast=int, unit="TESTs")
+SERVICE_PROTECTION_RESERVE = _number("SERVICE_PROTECTION_RESERVE", 20, low=-1, high=100, cast=int, unit="percent")
 TEST_CONNECT_TIMEOUT = _number("TEST_CONNECT_TIMEOUT", 5, low=0, high=TEST_TOTAL_TIMEOUT)
 TEST_READ_TIMEOUT = _number("TEST_READ_TIMEOUT", 15, low=0, high=TEST_TOTAL_TIMEOUT)
 if TEST_TOTAL_TIMEOUT >= WEB_TIMEOUT:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
-from connections.dynamics import guard, http, online, onprem
+from connections.dynamics import guard, http, online, onprem, protection
 from connections.dynamics.errors import CheckError
 from connections.dynamics.runner import Available, CheckParams, StepResult, StepRunner
 from connections.dynamics.schemes import CRM_2011, CRM_ONLINE
@@ -36,6 +36,8 @@ class CheckResult:
     elapsed: float = 0.0
     finished_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     requests_sent: int = 0
+    # Dataverse's service protection budget as this TEST's answers reported it (protection.summary).
+    service_protection: dict = field(default_factory=dict)
     # AzureAD: msal's cache after a refresh, for the caller to store (encrypted); never rendered.
     updated_token_cache: str | None = field(default=None, repr=False)
 
@@ -89,7 +91,9 @@ def run(params: CheckParams, limits: http.Limits, progress=None) -> CheckResult:
             result = _failed(runner, _internal_error(error, params))
         finally:
             guard.clear_pins()
-        result.requests_sent = len(http.exchanges())
+        exchanges = http.exchanges()
+        result.requests_sent = len(exchanges)
+        result.service_protection = protection.summary([(e.url, e.budget_seen) for e in exchanges])
     result.updated_token_cache = runner.updated_token_cache
     result.elapsed = time.monotonic() - started
     result.finished_at = datetime.now(UTC)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import requests
 
-from connections.dynamics import guard
+from connections.dynamics import guard, protection
 from connections.dynamics.errors import BudgetExceededError
 from connections.dynamics.guard import GuardedAdapter
 
@@ -97,6 +97,9 @@ class Exchange:
     retried: bool = False
     elapsed: float = 0.0
     error_body: dict | None = None  # an error answer's JSON (Entra's errors hold no secrets)
+    # Dataverse's service protection headers on the answer, and the Retry-After of a 429/503 (even one retried).
+    budget_seen: protection.Reading = field(default_factory=protection.Reading)
+    retry_after: float | None = None
 
 
 _deadline: ContextVar[Deadline | None] = ContextVar("test_deadline", default=None)
@@ -173,6 +176,7 @@ class BoundedClient:
         finally:
             exchange.elapsed = time.monotonic() - started
         exchange.status = response.status_code
+        exchange.budget_seen = protection.read(response.headers, exchange.retry_after)
         if log is not None and response.history:  # an NTLM handshake: its 401s were requests too
             position = log.index(exchange)
             log[position:position] = [
@@ -186,7 +190,7 @@ class BoundedClient:
         sender = self._own_session or session()
         response = sender.request(method, url, timeout=deadline.timeouts(), allow_redirects=False, **kwargs)
         if response.status_code in RETRY_STATUSES:
-            wait = retry_after_seconds(response)
+            wait = exchange.retry_after = retry_after_seconds(response)
             if deadline.allows(wait):
                 response.close()
                 time.sleep(wait)
