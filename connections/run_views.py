@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_POST
 
-from connections import access, background, history, history_page, throttle
+from connections import access, background, history, history_page, schedule_page, throttle
 from connections.callback_url import default_callback_url
 from connections.form_page import render_form
 from connections.forms import SENSITIVE_FIELDS, ConnectionForm
@@ -173,6 +173,8 @@ def run_json(request: HttpRequest, run: TestRun) -> JsonResponse:
         answer["health_html"] = render_to_string("connections/_health.html", context, request=request)
         context["history"] = history_page.summary(run.connection)
         answer["history_html"] = render_to_string("connections/_history.html", context, request=request)
+        context["schedule"] = schedule_page.summary(run.connection)
+        answer["schedule_html"] = render_to_string("connections/_schedule.html", context, request=request)
     return JsonResponse(answer)
 
 

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods
 
 from audit import trail
 from audit.models import Action
-from connections import access, history, history_page, list_rows, list_search, run_views
+from connections import access, history, history_page, list_rows, list_search, run_views, schedule_page
 from connections.callback_url import default_callback_url
 from connections.form_page import render_form
 from connections.forms import SENSITIVE_FIELDS, ConnectionForm
@@ -79,6 +79,7 @@ def connection_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "connection": connection,
         "can_manage": access.can_manage(request.user, connection),
         "history": history_page.summary(connection),
+        "schedule": schedule_page.summary(connection),
     }
     return render(request, "connections/connection_detail.html", context)
 

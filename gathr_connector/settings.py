@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     # Its ready() lets an index take an operator class on an expression (OpClass: migration 0007's search indexes).
     "django.contrib.postgres",
+    "django.contrib.humanize",
     "crispy_forms",
     "crispy_bootstrap5",
     "axes",

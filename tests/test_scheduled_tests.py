@@ -2,15 +2,18 @@
 Premium connector, and put back when Dataverse's service protection says so (tests/test_scheduled_workers.py runs
 the schedule on two real workers)."""
 
+import re
 from datetime import timedelta
 
 import pytest
+from django.core.cache import caches
 from django.utils import timezone
 
 from connections import schedule
 from connections.background import scheduled_tests, start_scheduled
 from connections.models import Connection, Health
 from connections.runs import RunSource, RunState, TestRun
+from tests.test_connection_list import text_of
 from tests.test_connection_test import good
 
 pytestmark = pytest.mark.usefixtures("fast_password_hashing")
@@ -205,3 +208,63 @@ def test_two_dispatches_that_both_read_a_connection_as_due_start_it_once(make_co
     assert schedule.dispatch(start_scheduled) == 0  # its UPDATE no longer matches the due time it read
 
     assert scheduled_runs(connection).count() == 1
+
+
+def schedule_card(client, connection) -> str:
+    page = client.get(connection.get_absolute_url()).content.decode()
+    return text_of(re.search(r'<div class="card mt-4" id="schedule"[^>]*>(.*?)</div>\s*</div>\s*</div>', page, re.S)[1])
+
+
+def test_the_connection_page_shows_the_next_scheduled_test_and_the_budget_left(
+    admin_client, make_connection, microsoft
+):
+    microsoft.sim.set_service_protection(microsoft.env.url, remaining_requests=4000, remaining_seconds=900)
+    connection = due(make_connection(**good(microsoft)))
+    scheduled_tests.call_local()
+    connection.refresh_from_db()
+
+    card = schedule_card(admin_client, connection)
+
+    assert "Every 60 minutes" in card
+    assert f"Next scheduled TEST: {connection.next_test_at:%Y-%m-%d %H:%M} UTC (in " in card
+    assert re.search(r"Requests left 3,99\d of 6,000", card)
+    assert re.search(r"Execution time left 9\d\d of 1,200 s", card)
+    assert "Put back" not in card and "Below" not in card
+
+
+def test_the_page_says_why_dataverse_put_the_schedule_back(admin_client, make_connection, microsoft, settings):
+    settings.SCHEDULED_TEST_INTERVAL = 1
+    microsoft.sim.set_service_protection(microsoft.env.url, requests=1, retry_after=900)
+    connection = due(make_connection(**good(microsoft)))
+    scheduled_tests.call_local()
+
+    card = schedule_card(admin_client, connection)
+
+    assert "Put back at Dataverse's request: its last answer was HTTP 429 with Retry-After 900 s" in card
+    assert "Throttled HTTP 429: retry after 900 s" in card
+
+
+def test_the_page_says_the_schedule_is_off_or_paused(
+    admin_client, make_connection, settings, dynamics_crm_subscription
+):
+    connection = make_connection()
+    assert "No reading yet" in schedule_card(admin_client, connection)
+
+    settings.SCHEDULED_TEST_INTERVAL = 0
+    assert "Off: the operator set SCHEDULED_TEST_INTERVAL to 0" in schedule_card(admin_client, connection)
+
+    settings.SCHEDULED_TEST_INTERVAL = 60
+    dynamics_crm_subscription.delete()
+    caches["process"].clear()
+    assert "Paused: Dynamics CRM has no trial or subscription" in schedule_card(admin_client, connection)
+
+
+def test_a_test_on_the_page_brings_the_card_up_to_date(admin_client, make_connection, microsoft):
+    connection = make_connection(**good(microsoft))
+
+    answer = admin_client.post(
+        f"/connections/{connection.pk}/test/", {"source": "page"}, HTTP_ACCEPT="application/json"
+    )
+    done = admin_client.get(answer.json()["status_url"], HTTP_ACCEPT="application/json").json()
+
+    assert re.search(r"Requests left\s*</dt>.*?5,99\d of 6,000", done["schedule_html"], re.S)

@@ -98,6 +98,8 @@
       if (health && data.health_html) health.innerHTML = data.health_html;
       var historyCards = document.getElementById("history");
       if (historyCards && data.history_html) historyCards.innerHTML = data.history_html;
+      var scheduleCard = document.getElementById("schedule");
+      if (scheduleCard && data.schedule_html) scheduleCard.innerHTML = data.schedule_html;
       return null;
     }
     // A warm TEST is done in about one Dataverse round trip: ask 20 ms after each answer for its first 0.3 s (a
