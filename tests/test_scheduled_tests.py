@@ -156,7 +156,7 @@ def test_a_slot_another_worker_took_first_leaves_the_connection_due(make_connect
 
 def test_a_429_puts_the_connection_s_schedule_back_by_at_least_its_retry_after(make_connection, microsoft, settings):
     settings.SCHEDULED_TEST_INTERVAL = 1  # a minute: the Retry-After is longer
-    microsoft.sim.set_service_protection(microsoft.env.url, requests=1, retry_after=900)
+    microsoft.sim.set_service_protection(microsoft.env.url, requests=10, remaining_requests=0, retry_after=900)
     connection = due(make_connection(**good(microsoft)))
     before = timezone.now()
 
@@ -234,7 +234,7 @@ def test_the_connection_page_shows_the_next_scheduled_test_and_the_budget_left(
 
 def test_the_page_says_why_dataverse_put_the_schedule_back(admin_client, make_connection, microsoft, settings):
     settings.SCHEDULED_TEST_INTERVAL = 1
-    microsoft.sim.set_service_protection(microsoft.env.url, requests=1, retry_after=900)
+    microsoft.sim.set_service_protection(microsoft.env.url, requests=10, remaining_requests=0, retry_after=900)
     connection = due(make_connection(**good(microsoft)))
     scheduled_tests.call_local()
 
@@ -268,3 +268,18 @@ def test_a_test_on_the_page_brings_the_card_up_to_date(admin_client, make_connec
     done = admin_client.get(answer.json()["status_url"], HTTP_ACCEPT="application/json").json()
 
     assert re.search(r"Requests left\s*</dt>.*?5,99\d of 6,000", done["schedule_html"], re.S)
+
+
+def test_a_service_protection_refusal_says_which_limit_and_how_long_to_wait(make_connection, microsoft):
+    microsoft.sim.set_service_protection(microsoft.env.url, requests=10, remaining_requests=0, retry_after=900)
+    connection = due(make_connection(**good(microsoft)))
+
+    scheduled_tests.call_local()
+
+    result = scheduled_runs(connection).get().result
+    assert result["message"] == (
+        "Connection unavailable: Dataverse WhoAmI failed. Dataverse's service protection limits refused WhoAmI "
+        "(HTTP 429, 0x80072322: more than 6,000 requests from this application user in 5 minutes) and asked to "
+        "retry after 900 s."
+    )
+    assert "scheduled re-tests wait by themselves" in result["hint"]

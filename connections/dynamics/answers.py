@@ -29,11 +29,36 @@ class DataverseAnswer:
 
 
 def throttled(service: str, status: int, health: str, details: dict) -> CheckError:
-    """A 429 or 503 that outlasted the one polite retry."""
+    """A 429 or 503 the TEST could not wait out (it retries once when Retry-After fits in its time budget)."""
+    wait = f" It asked to retry after {details['retry_after']} s." if details.get("retry_after") else ""
     return CheckError(
         "throttled",
-        f"{service} is busy and asked to retry later (HTTP {status}), even after one retry.",
+        f"{service} is busy and asked to retry later (HTTP {status}).{wait}",
         f"Try again in a few minutes; if it persists, check {health}.",
+        details,
+    )
+
+
+# Dataverse's service protection limits (per user, an application user being one, per web server, in 300 s):
+# what each 429 code means, in words an admin can act on.
+SERVICE_PROTECTION_CODES = {
+    "0x80072322": "more than 6,000 requests from this application user in 5 minutes",
+    "0x80072321": "more than 20 minutes of combined execution time for this application user in 5 minutes",
+    "0x80072326": "more than 52 requests from this application user at the same time",
+}
+
+
+def service_protection_refused(answer: "DataverseAnswer", action: str, details: dict) -> CheckError:
+    """A 429 of Dataverse's service protection limits: the integration's budget, which the TEST shares."""
+    limit = SERVICE_PROTECTION_CODES[answer.code.lower()]
+    wait = f" and asked to retry after {details['retry_after']} s" if details.get("retry_after") else ""
+    return CheckError(
+        "throttled",
+        f"Dataverse's service protection limits refused {action} (HTTP 429, {answer.code}: {limit}){wait}.",
+        "Try again once that time has passed: the integration, or anything else signed in as this app, is using the "
+        "environment's budget, and scheduled re-tests wait by themselves. If it keeps happening, spread the "
+        "integration's requests over time or give it more application users (Microsoft's \"Service protection API "
+        'limits").',
         details,
     )
 
@@ -83,6 +108,8 @@ def dataverse_error(answer: DataverseAnswer, action: str) -> CheckError:
         details["dataverse_says"] = answer.message[:500]
     if answer.status == 401 and answer.www_authenticate:
         details["www_authenticate"] = answer.www_authenticate[:300]
+    if answer.status == 429 and answer.code.lower() in SERVICE_PROTECTION_CODES:
+        return service_protection_refused(answer, action, details)
     if answer.status in (429, 503):
         return throttled("Dataverse", answer.status, "the environment's service health", details)
     no_user = answer.status == 403 and answer.code.lower() == "0x80072560"
