@@ -21,6 +21,8 @@ from connections.dynamics import entra
 from connections.dynamics.certificates import CertificateCredential
 from connections.models import AuthScheme, Connection, CredentialType, CrmVersion
 from connections.runs import TestRun
+from marketplace import gate
+from marketplace.catalogue import DYNAMICS_CRM
 
 logger = logging.getLogger(__name__)
 NOUNS = {CredentialType.CLIENT_SECRET: "secret", CredentialType.CERTIFICATE: "certificate"}
@@ -40,9 +42,11 @@ def noun(connection: Connection) -> str:
     return NOUNS[CredentialType.CERTIFICATE if connection.uses_certificate else CredentialType.CLIENT_SECRET]
 
 
-@sensitive_variables("credential")
-def add(connection: Connection, actor, credential: str | CertificateCredential) -> CredentialSlot:
-    """Keep `credential` as the connection's new one (replacing a new one not yet promoted); the current stays."""
+@sensitive_variables("new_secret", "credential")
+def add(connection: Connection, actor, *, new_secret: str | CertificateCredential) -> CredentialSlot:
+    """Keep `new_secret` (a client secret or a certificate) as the connection's new credential, replacing a new one
+    not yet promoted; the current stays. Keyword only, and so named that every error report hides it."""
+    credential = new_secret
     _require_rotation(connection)
     kind = CredentialType.CERTIFICATE if isinstance(credential, CertificateCredential) else CredentialType.CLIENT_SECRET
     if kind != connection.credential_type:
@@ -69,6 +73,7 @@ def start_test(connection: Connection, actor) -> TestRun:
     """Queue a TEST of the connection with its new credential; the result is kept on the slot and in the history.
 
     Raises RotationError, and what background.start_new_credential raises (gate, rate limits, queue)."""
+    gate.require(DYNAMICS_CRM)  # before anything else, as for every TEST
     _require_rotation(connection)
     slot = _new_slot(connection)
     try:

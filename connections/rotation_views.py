@@ -22,7 +22,7 @@ def add_credential(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         return views.render_detail(request, connection, new_credential_form=form, status=400)
     try:
-        rotation.add(connection, request.user, form.credential)
+        rotation.add(connection, request.user, new_secret=form.credential)
     except rotation.RotationError as error:
         form.add_error(None, str(error))
         return views.render_detail(request, connection, new_credential_form=form, status=400)
