@@ -1,13 +1,18 @@
 """Rotation without downtime: add a new secret or certificate beside the current one, TEST it, promote it, discard
 the previous one; the current keeps working all along, and the old credential's cached tokens are dropped."""
 
+from io import StringIO
+
 import pytest
+from cryptography.fernet import Fernet
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 
 from audit.models import Action, AuditEvent
 from connections import rotation
 from connections.credential_slots import CredentialSlot, SlotRole
 from connections.dynamics import entra
+from connections.dynamics.certificates import parse_upload
 from connections.models import Connection, Health
 from connections.models import TestStatus as LastTest
 from connections.runs import RunSource, TestRun
@@ -230,8 +235,6 @@ def test_it_rotates_a_certificate(admin_client, make_connection, microsoft):
     for bundle in (current, new):
         microsoft.sim.add_certificate(microsoft.app.client_id, bundle.cert_pem)
     connection = make_connection(**good(microsoft, client_secret=""), credential_type="certificate")
-    from connections.dynamics.certificates import parse_upload
-
     connection.set_certificate(parse_upload(current.pfx_bytes("pfx-pass"), "pfx-pass"))
     connection.save()
     upload = SimpleUploadedFile("next.pfx", new.pfx_bytes("next-pass"), "application/x-pkcs12")
@@ -265,3 +268,23 @@ def test_a_connection_s_slots_go_with_it(admin_client, saved, new_secret):
     add_secret(admin_client, saved, new_secret.value)
     Connection.objects.filter(pk=saved.pk).delete()
     assert not CredentialSlot.objects.exists()
+
+
+def test_key_rotation_re_encrypts_the_new_and_previous_credentials(admin_client, saved, microsoft, settings):
+    old_key, new_key = settings.FIELD_ENCRYPTION_KEY[0], Fernet.generate_key().decode()
+    second = microsoft.sim.add_secret(microsoft.app.client_id)
+    add_secret(admin_client, saved, second.value)
+    assert new_credential_test(admin_client, saved)["ok"] is True
+    admin_client.post(url(saved, "new/promote"))
+    third = microsoft.sim.add_secret(microsoft.app.client_id)
+    add_secret(admin_client, saved, third.value)
+
+    settings.FIELD_ENCRYPTION_KEY = [new_key, old_key]
+    out = StringIO()
+    call_command("rotate_encryption_key", stdout=out)
+    settings.FIELD_ENCRYPTION_KEY = [new_key]
+
+    assert "Re-encrypted 2 new or previous credential(s) of rotation." in out.getvalue()
+    slots = {slot.role: slot.get_credential() for slot in CredentialSlot.objects.all()}
+    assert slots == {SlotRole.NEW: third.value, SlotRole.PREVIOUS: microsoft.secret.value}
+    assert new_credential_test(admin_client, saved)["ok"] is True
