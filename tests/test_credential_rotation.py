@@ -288,3 +288,16 @@ def test_key_rotation_re_encrypts_the_new_and_previous_credentials(admin_client,
     slots = {slot.role: slot.get_credential() for slot in CredentialSlot.objects.all()}
     assert slots == {SlotRole.NEW: third.value, SlotRole.PREVIOUS: microsoft.secret.value}
     assert new_credential_test(admin_client, saved)["ok"] is True
+
+
+def test_the_admin_shows_the_new_and_previous_credentials_facts_only(admin_client, saved, microsoft, new_secret):
+    add_secret(admin_client, saved, new_secret.value)
+    new_credential_test(admin_client, saved)
+    admin_client.post(url(saved, "new/promote"))
+    third = microsoft.sim.add_secret(microsoft.app.client_id)
+    add_secret(admin_client, saved, third.value)
+
+    page = admin_client.get(f"/admin/connections/connection/{saved.pk}/change/").content.decode()
+
+    assert "New secret, added " in page and "last TEST: none yet" in page and "Previous secret, replaced" in page
+    assert all(value not in page for value in (microsoft.secret.value, new_secret.value, third.value))
