@@ -17,6 +17,7 @@ from connections.models import Connection, Health
 from connections.models import TestStatus as LastTest
 from connections.runs import RunSource, TestRun
 from tests.simulator import make_certificate
+from tests.test_concurrent_writes import at_once
 from tests.test_connection_test import good
 
 pytestmark = pytest.mark.usefixtures("fast_password_hashing")
@@ -301,3 +302,47 @@ def test_the_admin_shows_the_new_and_previous_credentials_facts_only(admin_clien
 
     assert "New secret, added " in page and "last TEST: none yet" in page and "Previous secret, replaced" in page
     assert all(value not in page for value in (microsoft.secret.value, new_secret.value, third.value))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_administrators_promoting_at_once_promote_once(admin_user, make_connection):
+    connection = make_connection(client_secret="Cur~the-current-secret-1234567890123")
+    slot = CredentialSlot(connection=connection, role=SlotRole.NEW, added_at=connection.created_at)
+    slot.set_secret("Nw~the-new-secret-12345678901234567890")
+    slot.test_run = TestRun.objects.create(
+        connection=connection,
+        source=RunSource.NEW_CREDENTIAL,
+        state="finished",
+        lock_key="done",
+        crm_version=connection.crm_version,
+        auth_scheme=connection.auth_scheme,
+        result={"ok": True},
+        deadline=connection.created_at,
+    )
+    slot.save()
+
+    def promote(_browser):
+        try:
+            rotation.promote(connection.pk, admin_user)
+        except rotation.RotationError as refused:
+            return str(refused)
+        return "promoted"
+
+    answers = sorted(at_once(2, promote), key=lambda answer: answer != "promoted")
+
+    assert answers[0] == "promoted" and answers[1].startswith("There is no new secret to promote"), answers
+    connection.refresh_from_db()
+    assert connection.get_client_secret() == "Nw~the-new-secret-12345678901234567890"
+    previous = CredentialSlot.objects.get(connection=connection)
+    assert (previous.role, previous.get_credential()) == (SlotRole.PREVIOUS, "Cur~the-current-secret-1234567890123")
+
+
+def test_a_new_secret_is_not_promoted_once_the_connection_uses_a_certificate(admin_client, saved, new_secret):
+    add_secret(admin_client, saved, new_secret.value)
+    assert new_credential_test(admin_client, saved)["ok"] is True
+    Connection.objects.filter(pk=saved.pk).update(credential_type="certificate")  # edited meanwhile
+
+    page = admin_client.post(url(saved, "new/promote"), follow=True).content.decode()
+
+    assert "does not match the connection" in page
+    assert CredentialSlot.objects.get().role == SlotRole.NEW
