@@ -5,6 +5,7 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
 from connections import background, history, throttle
+from connections.credential_slots import CredentialSlot, SlotRole
 from connections.forms import FIELD_ORDER, SENSITIVE_FIELDS, ConnectionForm
 from connections.models import Connection
 from connections.runs import RunSource
@@ -38,6 +39,7 @@ class ConnectionAdmin(admin.ModelAdmin):
     list_select_related = ["owner"]
     readonly_fields = [
         "secret_state",
+        "rotation_state",
         "certificate_subject",
         "certificate_sha1",
         "certificate_sha256",
@@ -61,6 +63,7 @@ class ConnectionAdmin(admin.ModelAdmin):
             {
                 "fields": [
                     "secret_state",
+                    "rotation_state",
                     "certificate_subject",
                     "certificate_sha1",
                     "certificate_sha256",
@@ -82,6 +85,14 @@ class ConnectionAdmin(admin.ModelAdmin):
     @admin.display(description="Stored secret")
     def secret_state(self, obj: Connection) -> str:
         return "A client secret is stored (encrypted)." if obj.has_client_secret else "No client secret stored."
+
+    @admin.display(description="Rotation")
+    def rotation_state(self, obj: Connection) -> str:
+        """The new and previous credentials beside the current one (facts only): the connection page adds, TESTs,
+        promotes and discards them (connections/rotation.py), where each step is audited."""
+        slots = CredentialSlot.objects.filter(connection=obj).select_related("test_run").order_by("role")
+        facts = [_slot_facts(slot) for slot in slots] if obj.pk else []
+        return "; ".join(facts) or "No new or previous credential."
 
     @method_decorator(sensitive_post_parameters(*SENSITIVE_FIELDS))
     def changeform_view(self, request, *args, **kwargs):
@@ -112,3 +123,13 @@ class ConnectionAdmin(admin.ModelAdmin):
         if queued:
             names = ", ".join(queued)
             self.message_user(request, f"TEST queued for {names}: the Last TEST column shows each result when it ends.")
+
+
+def _slot_facts(slot: CredentialSlot) -> str:
+    what = f"{slot.get_role_display()} {slot.label}"
+    if slot.is_certificate:
+        what += f" {slot.certificate_subject} ({slot.certificate_sha1})"
+    if slot.role == SlotRole.PREVIOUS:
+        return f"{what}, replaced {slot.replaced_at:%Y-%m-%d %H:%M}"
+    tested = "passed" if slot.passed else ("failed" if slot.last_test else "none yet")
+    return f"{what}, added {slot.added_at:%Y-%m-%d %H:%M}, last TEST: {tested}"

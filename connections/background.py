@@ -27,7 +27,7 @@ from connections.dynamics.certificates import CertificateCredential
 from connections.history import TESTED_FIELDS, stored_result
 from connections.limits import test_limits
 from connections.models import Connection
-from connections.runs import RunSource, RunState, TestRun
+from connections.runs import NOT_OF_SAVED_SETTINGS, RunSource, RunState, TestRun
 from connections.schedule import SlotTakenError
 from marketplace import gate
 from marketplace.catalogue import DYNAMICS_CRM
@@ -73,19 +73,39 @@ def start_unsaved(connection: Connection, actor, form_values: dict, *, secret=""
     """Queue a TEST of the connection form's data; the typed credential travels encrypted, never in plain text."""
     gate.require(DYNAMICS_CRM)
     throttle.check_rate(actor.pk, connection.url)
+    target = f"connection:{connection.pk}" if connection.pk else f"form:{actor.pk}"
+    run = _new_run(connection, actor, RunSource.FORM, target)
+    run.payload_encrypted = _payload(connection, secret=secret, certificate=certificate, password=password)
+    if not connection.pk:  # CREATE with exactly these values adopts this TEST (history.adopt_form_test)
+        run.fingerprint = history.fingerprint(connection, secret=secret, certificate=certificate, password=password)
+    run.form_values = form_values
+    return _enqueue(run)
+
+
+@sensitive_variables("credential")
+def start_new_credential(connection: Connection, actor, credential) -> TestRun:
+    """Queue a TEST of a saved connection with a credential that is not current yet (connections/rotation.py): it
+    travels encrypted as a typed one does, and its result never moves the connection's Last TEST or state.
+
+    Raises gate.ConnectorUnavailableError, throttle.TestRefusedError or QueueUnavailableError."""
+    gate.require(DYNAMICS_CRM)
+    throttle.check_rate(actor.pk, connection.url)
+    run = _new_run(connection, actor, RunSource.NEW_CREDENTIAL, f"connection:{connection.pk}")
+    typed = {"certificate": credential} if isinstance(credential, CertificateCredential) else {"secret": credential}
+    run.payload_encrypted = _payload(connection, **typed)
+    return _enqueue(run)
+
+
+@sensitive_variables("secret", "certificate", "password", "payload")
+def _payload(connection: Connection, *, secret="", certificate=None, password="") -> str:
+    """The settings and the typed credential a worker TESTs, encrypted (the task itself carries only the run's id)."""
     payload = {
         "connection": {name: getattr(connection, name) for name in CONNECTION_FIELDS} | {"id": connection.pk},
         "secret": secret,
         "password": password,
         "certificate": certificate.to_storage() if certificate else "",
     }
-    target = f"connection:{connection.pk}" if connection.pk else f"form:{actor.pk}"
-    run = _new_run(connection, actor, RunSource.FORM, target)
-    run.payload_encrypted = crypto.encrypt(json.dumps(payload))
-    if not connection.pk:  # CREATE with exactly these values adopts this TEST (history.adopt_form_test)
-        run.fingerprint = history.fingerprint(connection, secret=secret, certificate=certificate, password=password)
-    run.form_values = form_values
-    return _enqueue(run)
+    return crypto.encrypt(json.dumps(payload))
 
 
 def _new_run(connection: Connection, actor, source: str, lock_key: str) -> TestRun:
@@ -247,12 +267,15 @@ def _record(run: TestRun, connection: Connection | None, result: check.CheckResu
     connection = connection or run.connection
     if connection is None:  # the New connection form's TEST, ended before its payload was read
         connection = Connection(name=run.form_values.get("name", ""))
-    if run.source != RunSource.FORM and connection.pk:
+    if run.source not in NOT_OF_SAVED_SETTINGS and connection.pk:
         connection.record_test(result)
     unsaved = run.source == RunSource.FORM
     detail = ("unsaved form" + (f" for {connection.name}" if connection.name else "")) if unsaved else ""
+    action = Action.CONNECTION_TESTED
+    if run.source == RunSource.NEW_CREDENTIAL:
+        action, detail = Action.CREDENTIAL_TESTED, "new certificate" if connection.uses_certificate else "new secret"
     target = connection if connection.pk else None
-    trail.record(run.started_by, Action.CONNECTION_TESTED, target, outcome=result.code or "available", detail=detail)
+    trail.record(run.started_by, action, target, outcome=result.code or "available", detail=detail)
 
 
 def _finish(run: TestRun, result: check.CheckResult, connection: Connection | None = None, only_if_state=None):

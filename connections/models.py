@@ -22,6 +22,7 @@ from connections.choices import (  # noqa: F401 - the choices are imported from 
     Scope,
     TestStatus,
 )
+from connections.credential_slots import CredentialSlot  # noqa: F401 - rotation's model, in a module of its own
 from connections.dynamics.certificates import CertificateCredential
 from connections.health import Change, after_test
 from connections.indexes import SortIndex

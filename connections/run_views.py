@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_POST
 
-from connections import access, background, history, history_page, schedule_page, throttle
+from connections import access, background, history, history_page, rotation_page, schedule_page, throttle
 from connections.callback_url import default_callback_url
 from connections.form_page import render_form
 from connections.forms import SENSITIVE_FIELDS, ConnectionForm
@@ -38,7 +38,7 @@ def connection_test(request: HttpRequest, pk: int) -> HttpResponse:
     """TEST a saved connection (the Connections list, the connection page)."""
     connection = access.usable_or_404(request.user, pk)
     source = SAVED_SOURCES.get(request.POST.get("source", ""), RunSource.PAGE)
-    refused = _refusal(request, connection, lambda: background.start_saved(connection, request.user, source))
+    refused = start_or_refuse(request, connection, lambda: background.start_saved(connection, request.user, source))
     if isinstance(refused, HttpResponse):
         return refused
     run = refused
@@ -59,7 +59,7 @@ def test_form(request: HttpRequest, form: ConnectionForm) -> HttpResponse:
             return JsonResponse({"ok": False, "errors": form.errors.get_json_data()}, status=400)
         return render_form(request, form, status=400)
     values = {name: value for name, value in request.POST.items() if name not in NOT_KEPT}
-    refused = _refusal(
+    refused = start_or_refuse(
         request,
         form.instance,
         lambda: background.start_unsaved(
@@ -85,7 +85,7 @@ def test_form(request: HttpRequest, form: ConnectionForm) -> HttpResponse:
     return render_form(request, form, result=history.result_of(run), retype_secret=typed)
 
 
-def _refusal(request, connection, start, form=None):
+def start_or_refuse(request, connection, start, form=None):
     """Start the TEST; or the answer that says why it did not start."""
     try:
         return start()
@@ -165,9 +165,7 @@ def run_json(request: HttpRequest, run: TestRun) -> JsonResponse:
     context = {"result": result, "connection": run.connection}
     answer |= {"ok": result.ok, "message": result.message, "hint": result.hint}
     answer["html"] = render_to_string("connections/_test_result.html", context, request=request)
-    if (
-        run.connection and run.source != RunSource.FORM
-    ):  # the connection page's state, "Last TEST" and history, up to date
+    if run.connection and run.source != RunSource.FORM:  # the connection page's state, Last TEST and history
         run.connection.refresh_from_db()
         answer["last_test_html"] = render_to_string("connections/_last_test.html", context, request=request)
         answer["health_html"] = render_to_string("connections/_health.html", context, request=request)
@@ -175,6 +173,8 @@ def run_json(request: HttpRequest, run: TestRun) -> JsonResponse:
         answer["history_html"] = render_to_string("connections/_history.html", context, request=request)
         context["schedule"] = schedule_page.summary(run.connection)
         answer["schedule_html"] = render_to_string("connections/_schedule.html", context, request=request)
+    if run.connection and run.source == RunSource.NEW_CREDENTIAL:  # the new credential's result on its panel
+        answer["credentials_html"] = rotation_page.panel_html(request, run.connection)
     return JsonResponse(answer)
 
 

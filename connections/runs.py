@@ -28,6 +28,11 @@ class RunSource(models.TextChoices):
     ADMIN = "admin", "Django admin"
     COMMAND = "command", "Command line"
     SCHEDULE = "schedule", "Schedule"  # connections/schedule.py
+    NEW_CREDENTIAL = "new_credential", "New credential"  # a TEST of a credential not yet current (rotation)
+
+
+# TESTs of a credential or of values that are not the connection's own: they never move its Last TEST or state.
+NOT_OF_SAVED_SETTINGS = (RunSource.FORM, RunSource.NEW_CREDENTIAL)
 
 
 class TestRunQuerySet(models.QuerySet):
@@ -35,9 +40,10 @@ class TestRunQuerySet(models.QuerySet):
         return self.filter(started_by=user)
 
     def of_saved_settings(self):
-        """TESTs of what the connection holds: not the Edit form's TESTs of values typed there (saved or not), but
-        the New connection form's TEST that CREATE adopted (the one kind of form TEST with a fingerprint)."""
-        return self.exclude(source=RunSource.FORM, fingerprint="")
+        """TESTs of what the connection holds: not the Edit form's TESTs of values typed there (saved or not), nor
+        TESTs of a new credential not yet current, but the New connection form's TEST that CREATE adopted (the one
+        kind of form TEST with a fingerprint)."""
+        return self.exclude(source=RunSource.FORM, fingerprint="").exclude(source=RunSource.NEW_CREDENTIAL)
 
     def queued_before(self, run: "TestRun") -> int:
         """How many TESTs wait ahead of `run` (any user's: they share the workers)."""

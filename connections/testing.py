@@ -12,7 +12,7 @@ from audit.models import Action
 from connections import azure_ad, history
 from connections.credentials import CREDENTIAL_FIELDS, params_for
 from connections.crypto import SecretDecryptionError
-from connections.dynamics import check
+from connections.dynamics import check, entra
 from connections.dynamics.delegated import SIGN_IN_AGAIN_HINT
 from connections.limits import test_limits
 from connections.models import Connection
@@ -62,6 +62,9 @@ def run_check(
             **steps,
         )
     if not connection.is_delegated or not connection.pk:
+        _note_current_credential(
+            connection, typed=bool(secret or certificate or password), credential=params.credential
+        )
         return check.run(params, limits, progress)
     with azure_ad.locked_token_cache(connection.pk) as stored:
         try:
@@ -72,3 +75,11 @@ def run_check(
         if result.updated_token_cache:
             azure_ad.store_token_cache(stored, result.updated_token_cache)
     return result
+
+
+@sensitive_variables("credential")
+def _note_current_credential(connection: Connection, *, typed: bool, credential) -> None:
+    """A saved connection's app-only TEST with its own credential: if that credential replaced the one this process
+    last TESTed it with (a promotion, an edit), the old credential's msal apps and tokens are dropped here."""
+    if connection.pk and not typed and not connection.is_on_premises:
+        entra.current_credentials.use(connection.pk, credential)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from connections import run_views, sign_in, views
+from connections import rotation_views, run_views, sign_in, views
 from marketplace.catalogue import DYNAMICS_CRM
 from marketplace.gate import requires_connector
 
@@ -21,6 +21,12 @@ urlpatterns = [
     # The TEST use case applies the gate itself (connections/testing.py), for the admin and the command too.
     path("<int:pk>/test/", run_views.connection_test, name="test"),
     path("tests/<uuid:run_id>/", run_views.test_run, name="test_run"),
+    # Rotation (the Credentials panel): adding and promoting change the connection, as Edit does; discarding does not
+    # need the connector, as Delete does not; TEST applies the gate itself.
+    path("<int:pk>/credentials/new/", gated(rotation_views.add_credential), name="add_credential"),
+    path("<int:pk>/credentials/new/test/", rotation_views.test_new_credential, name="test_new_credential"),
+    path("<int:pk>/credentials/new/promote/", gated(rotation_views.promote_credential), name="promote_credential"),
+    path("<int:pk>/credentials/<str:role>/discard/", rotation_views.discard_credential, name="discard_credential"),
     path("<int:pk>/sign-in/", acting(sign_in.sign_in), name="sign_in"),
     path("<int:pk>/sign-out/", sign_in.sign_out, name="sign_out"),
 ]

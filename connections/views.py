@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods
 
 from audit import trail
 from audit.models import Action
-from connections import access, history, history_page, list_rows, list_search, run_views, schedule_page
+from connections import access, history, history_page, list_rows, list_search, rotation_page, run_views, schedule_page
 from connections.callback_url import default_callback_url
 from connections.form_page import render_form
 from connections.forms import SENSITIVE_FIELDS, ConnectionForm
@@ -75,13 +75,15 @@ def connection_list(request: HttpRequest) -> HttpResponse:
 
 def connection_detail(request: HttpRequest, pk: int) -> HttpResponse:
     connection = access.usable_or_404(request.user, pk, Connection.objects.with_owner())
-    context = {
-        "connection": connection,
-        "can_manage": access.can_manage(request.user, connection),
-        "history": history_page.summary(connection),
-        "schedule": schedule_page.summary(connection),
-    }
-    return render(request, "connections/connection_detail.html", context)
+    return render_detail(request, connection)
+
+
+def render_detail(request: HttpRequest, connection: Connection, new_credential_form=None, status: int = 200):
+    """The connection page; with the Credentials panel's form as it was posted when it was refused."""
+    context = rotation_page.context(request, connection, new_credential_form)
+    context["history"] = history_page.summary(connection)
+    context["schedule"] = schedule_page.summary(connection)
+    return render(request, "connections/connection_detail.html", context, status=status)
 
 
 @sensitive_post_parameters(*SENSITIVE_FIELDS)

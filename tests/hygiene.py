@@ -15,6 +15,7 @@ from django.db import connection
 from django.http import HttpRequest
 from django.test import Client
 
+from connections.credential_slots import CredentialSlot
 from connections.dynamics import entra
 from connections.models import Connection
 
@@ -184,3 +185,5 @@ def assert_ciphertext_only() -> None:
     )
     for row in Connection.objects.values(*columns):
         assert all(not value or value.startswith(FERNET) for value in row.values()), row
+    for value in CredentialSlot.objects.values_list("credential_encrypted", flat=True):
+        assert value.startswith(FERNET), "a rotation slot's credential is not ciphertext"

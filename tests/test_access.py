@@ -28,6 +28,11 @@ EXPECTED = {
     "connections:test": ("POST", {"user": MISSING, "admin": REDIRECT}),
     "connections:sign_in": ("POST", {"user": MISSING, "admin": MISSING}),  # not an AzureAD connection
     "connections:sign_out": ("POST", {"user": MISSING, "admin": REDIRECT}),
+    # Rotation (tests/test_credential_rotation*.py): an empty "Add" is 400; nothing to TEST, promote or discard.
+    "connections:add_credential": ("POST", {"user": MISSING, "admin": BAD}),
+    "connections:test_new_credential": ("POST", {"user": MISSING, "admin": REDIRECT}),
+    "connections:promote_credential": ("POST", {"user": MISSING, "admin": REDIRECT}),
+    "connections:discard_credential": ("POST", {"user": MISSING, "admin": REDIRECT}),
     # A TEST exists for the user who started it only (tests/test_background.py): an unknown id is 404 for all.
     "connections:test_run": ("GET", {"user": MISSING, "admin": MISSING}),
     "connections:oauth_callback": ("GET", {"user": BAD, "admin": BAD}),
@@ -48,6 +53,7 @@ ARGUMENTS = {
     "object_id": "connection",
     "app_label": "connections",
     "run_id": "00000000-0000-4000-8000-000000000000",
+    "role": "new",
 }
 
 
@@ -165,6 +171,9 @@ WITHOUT_ENTITLEMENT = {
     "connections:edit": {"user": FORBIDDEN, "admin": FORBIDDEN},
     "connections:test": {"user": MISSING, "admin": FORBIDDEN},
     "connections:sign_in": {"user": FORBIDDEN, "admin": FORBIDDEN},
+    "connections:add_credential": {"user": FORBIDDEN, "admin": FORBIDDEN},
+    "connections:test_new_credential": {"user": MISSING, "admin": FORBIDDEN},
+    "connections:promote_credential": {"user": FORBIDDEN, "admin": FORBIDDEN},
     "marketplace:start_trial": {"user": FORBIDDEN, "admin": OK},
     "marketplace:subscribe": {"user": FORBIDDEN, "admin": OK},
     "marketplace:unsubscribe": {"user": FORBIDDEN, "admin": REDIRECT},

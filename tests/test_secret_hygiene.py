@@ -18,6 +18,7 @@ from django.test import Client
 
 from connections import azure_ad as azure_ad_sign_in
 from connections import background
+from connections import rotation as rotation_steps
 from connections.admin import ConnectionAdmin
 from connections.dynamics import certificates, inputs
 from connections.models import Connection
@@ -44,6 +45,7 @@ pytestmark = [pytest.mark.no_entitlement, pytest.mark.usefixtures("fast_password
 SECRET = "Qz8~Hygiene+Secret/Value=42_x.y-Z"
 WRONG_SECRET = "Wr0ng~Secret+Typed/By=Mistake_7"
 NEW_SECRET = "Nw5~Replacement+Secret/Value=9_q"
+ROTATED_SECRET = "Rt7~Rotated+Secret/Value=3_w.k"  # added on the Credentials panel, TESTed and promoted
 PFX_PASSWORD = 'Pfx "pässwörd" <&> 42'
 WRONG_PASSWORD = "not the admin's password 99"
 DISCOVERY = "/.well-known/openid-configuration"
@@ -57,8 +59,11 @@ def world(microsoft, settings, dynamics_crm, user, admin_user):
     settings.TEST_RATE_PER_USER = settings.TEST_RATE_PER_HOST = 1000  # the sweep TESTs ~20 times a minute
     sim = microsoft.sim
     sim.add_secret(microsoft.app.client_id, value=SECRET)
+    sim.add_secret(microsoft.app.client_id, value=ROTATED_SECRET)
     microsoft.certificate = make_certificate("gathr-hygiene")
     sim.add_certificate(microsoft.app.client_id, microsoft.certificate.cert_pem)
+    microsoft.next_certificate = make_certificate("gathr-hygiene-next")  # the rotation's new certificate
+    sim.add_certificate(microsoft.app.client_id, microsoft.next_certificate.cert_pem)
     microsoft.person = sim.add_user(microsoft.tenant.tenant_id, upn=UPN, display_name="Maria Garcia")
     sim.add_redirect_uri(microsoft.app.client_id, CALLBACK)
     sim.add_dataverse_user(ENV_URL, microsoft.person.object_id)
@@ -183,6 +188,36 @@ def click_test_of_saved(browser: Browser, pks: dict[str, int]) -> None:
         browser.post(f"TEST saved {name} (no JS)", test, {"next": "/connections/"})
 
 
+def rotation(browser: Browser, world, pks: dict[str, int]) -> None:
+    """The Credentials panel: a new secret (refused, then added, TESTed, promoted, the previous one discarded) and a
+    new certificate (wrong password, then added and TESTed)."""
+    base = f"/connections/{pks['Contoso Secret']}/credentials"
+    browser.post("rotation: the current secret again", f"{base}/new/", {"client_secret": SECRET}, expect=400)
+    browser.post("rotation: add a new secret", f"{base}/new/", {"client_secret": ROTATED_SECRET})
+    assert browser.post("rotation: TEST the new secret (JSON)", f"{base}/new/test/", **JSON).json()["ok"] is True
+    collect_app_tokens(world)
+    browser.post("rotation: TEST the new secret (no JS)", f"{base}/new/test/")
+    browser.post("rotation: promote", f"{base}/new/promote/")
+    browser.post("rotation: promote again", f"{base}/new/promote/")
+    browser.get("rotation: the page after promotion", f"/connections/{pks['Contoso Secret']}/")
+    browser.post("rotation: discard the previous secret", f"{base}/previous/discard/")
+    pfx = f"/connections/{pks['Contoso PFX']}/credentials"
+    upload = with_pfx(world)
+    wrong = {"certificate": upload["certificate"], "certificate_password": "wrong"}
+    browser.post("rotation: new certificate, wrong password", f"{pfx}/new/", wrong, expect=400)
+    upload = with_pfx(world)
+    right = {"certificate": upload["certificate"], "certificate_password": PFX_PASSWORD}
+    browser.post("rotation: the current certificate again", f"{pfx}/new/", right, expect=400)
+    pfx_bytes = world.next_certificate.pfx_bytes(PFX_PASSWORD)
+    upload = SimpleUploadedFile("next.pfx", pfx_bytes, "application/x-pkcs12")
+    browser.post(
+        "rotation: add a new certificate", f"{pfx}/new/", {"certificate": upload, "certificate_password": PFX_PASSWORD}
+    )
+    assert browser.post("rotation: TEST the new certificate (JSON)", f"{pfx}/new/test/", **JSON).json()["ok"] is True
+    collect_app_tokens(world)
+    browser.get("rotation: the page with a new certificate", f"/connections/{pks['Contoso PFX']}/")
+
+
 def azure_ad(browser: Browser, world, pk: int) -> None:
     connection = Connection.objects.get(pk=pk)
     world.sim.set_drop(path=DISCOVERY, times=1)
@@ -262,6 +297,7 @@ def forced_crashes(browser: Browser, world, pks: dict[str, int], monkeypatch) ->
     new = "/connections/new/"
     admin_change = f"/admin/connections/connection/{pks['Contoso Secret']}/change/"
     sign_out = f"/connections/{pks['Contoso Delegated']}/sign-out/"
+    rotate = f"/connections/{pks['Contoso Secret']}/credentials/new/"
     crashes = {  # label: (where the bug is, the request that meets it)
         "500: TEST": ((background, "start_unsaved"), new, typed(world, action="test"), {}),
         "500: TEST (JSON)": ((background, "start_unsaved"), new, typed(world, action="test"), JSON),
@@ -269,6 +305,7 @@ def forced_crashes(browser: Browser, world, pks: dict[str, int], monkeypatch) ->
         "500: certificate parsing": ((certificates, "from_key_and_chain"), new, with_pfx(world, action="test"), {}),
         "500: admin save": ((ConnectionAdmin, "save_model"), admin_change, admin_values(world, NEW_SECRET), {}),
         "500: sign-out": ((azure_ad_sign_in, "sign_out"), sign_out, {}, {}),
+        "500: add a new secret": ((rotation_steps, "add"), rotate, {"client_secret": NEW_SECRET}, {}),
     }
     for label, ((owner, name), url, data, headers) in crashes.items():
         with monkeypatch.context() as patch:
@@ -320,11 +357,13 @@ def the_end(admin: Browser, maria: Browser, world, pks: dict[str, int]) -> None:
 
 
 def secrets_of(world, settings) -> dict[str, list[str]]:
-    key_lines = [line for line in world.certificate.key_pem.splitlines() if "PRIVATE KEY" not in line]
+    keys = world.certificate.key_pem + world.next_certificate.key_pem
+    key_lines = [line for line in keys.splitlines() if "PRIVATE KEY" not in line]
     return {
         "client secret": [SECRET, TEST_SECRET],
         "mistyped client secret": [WRONG_SECRET],
         "replacement client secret": [NEW_SECRET],
+        "rotated client secret": [ROTATED_SECRET],
         "certificate private key (PEM body lines)": [line for line in key_lines if len(line) >= 16],
         "PFX password": [PFX_PASSWORD],
         "Gathr passwords": [ADMIN_PASSWORD, USER_PASSWORD, WRONG_PASSWORD],
@@ -348,6 +387,7 @@ def test_no_page_log_email_or_row_shows_a_secret(world, settings, monkeypatch, a
     pks = create_connections(admin, world)
     saved_connection_pages(admin, world, pks)
     click_test_of_saved(admin, pks)
+    rotation(admin, world, pks)
     azure_ad(admin, world, pks["Contoso Delegated"])
     evidence.rows += database_rows()  # while the tokens are stored
     admin_pages(admin, world, pks)

@@ -54,8 +54,51 @@ class _AppCache:
         with self._lock:
             self._apps.clear()
 
+    def forget_credential(self, fingerprint: str) -> int:
+        """Drop every app (and the tokens it holds) built with this credential; how many were dropped."""
+        with self._lock:
+            stale = [key for key in self._apps if key[-1] == fingerprint]
+            for key in stale:
+                del self._apps[key]
+            return len(stale)
+
 
 apps = _AppCache()
+
+
+class _CurrentCredentials:
+    """Which credential each saved connection last TESTed with as its own, in this process (fingerprints only).
+
+    A promotion (or an edit) happens in another process: a worker learns of it when the connection's next TEST
+    comes with another credential, and drops the apps of the one it replaced (docs/decisions/0006)."""
+
+    def __init__(self, size: int = 4 * MAX_APPS):
+        self._fingerprints: OrderedDict[object, str] = OrderedDict()
+        self._lock = threading.Lock()
+        self._size = size
+
+    def use(self, owner, credential) -> int:
+        """`owner` (a connection's id) TESTs with `credential` now; drops the apps of the one it used before."""
+        fingerprint = credential_fingerprint(credential)
+        with self._lock:
+            before = self._fingerprints.get(owner)
+            self._fingerprints[owner] = fingerprint
+            self._fingerprints.move_to_end(owner)
+            while len(self._fingerprints) > self._size:
+                self._fingerprints.popitem(last=False)
+        return apps.forget_credential(before) if before and before != fingerprint else 0
+
+    def clear(self) -> None:
+        with self._lock:
+            self._fingerprints.clear()
+
+
+current_credentials = _CurrentCredentials()
+
+
+def retire_credential(credential) -> int:
+    """Drop this process's apps built with a credential that is no longer in use (a promotion replaced it)."""
+    return apps.forget_credential(credential_fingerprint(credential))
 
 
 def credential_fingerprint(credential: str | CertificateCredential) -> str:

@@ -100,6 +100,8 @@
       if (historyCards && data.history_html) historyCards.innerHTML = data.history_html;
       var scheduleCard = document.getElementById("schedule");
       if (scheduleCard && data.schedule_html) scheduleCard.innerHTML = data.schedule_html;
+      var credentials = document.getElementById("credentials");
+      if (credentials && data.credentials_html) credentials.innerHTML = data.credentials_html;
       return null;
     }
     // A warm TEST is done in about one Dataverse round trip: ask 20 ms after each answer for its first 0.3 s (a
@@ -147,15 +149,16 @@
     });
   }
 
-  var saved = document.querySelector("[data-saved-test]");
-  if (saved) {
-    saved.addEventListener("submit", function (event) {
-      event.preventDefault();
-      var button = saved.querySelector("[data-test-button]");
-      if (button.disabled) return;
-      runTest(saved, new FormData(saved), button);
-    });
-  }
+  // TEST of the saved connection, and of its new credential (the Credentials panel, redrawn after each TEST: the
+  // listener is on the document, so a redrawn form needs none of its own).
+  document.addEventListener("submit", function (event) {
+    var saved = event.target.closest("[data-saved-test]");
+    if (!saved) return;
+    event.preventDefault();
+    var button = saved.querySelector("[data-test-button]");
+    if (button.disabled) return;
+    runTest(saved, new FormData(saved), button);
+  });
 })();
 
 // Show the fields the chosen CRM Version, Auth Scheme and Credential use; hide the rest (the server ignores them).

@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from connections import crypto
+from connections.credential_slots import CredentialSlot
 from connections.models import Connection
 
 ENCRYPTED_FIELDS = (
@@ -43,7 +44,28 @@ class Command(BaseCommand):
                 else:
                     current += 1
         self.stdout.write(f"Re-encrypted {rotated} connection(s); {current} already used the newest key.")
+        failed += self._rotate_slots()
         if failed:
             raise CommandError(
                 f"{len(failed)} connection(s) hold a secret no configured key decrypts: {', '.join(failed)}."
             )
+
+    def _rotate_slots(self) -> list[str]:
+        """The new and previous credentials of rotation (connections/credential_slots.py): the names of the
+        connections whose slot no configured key decrypts."""
+        rotated, failed = 0, []
+        for slot in CredentialSlot.objects.select_related("connection").order_by("pk").iterator():
+            if crypto.is_current(slot.credential_encrypted):
+                continue
+            try:
+                token = crypto.rotate(slot.credential_encrypted)
+            except crypto.SecretDecryptionError:
+                failed.append(f"{slot.connection.name} ({slot.role} credential)")
+                continue
+            # Only if unchanged meanwhile (a promotion or a new credential writes a new ciphertext).
+            rotated += CredentialSlot.objects.filter(pk=slot.pk, credential_encrypted=slot.credential_encrypted).update(
+                credential_encrypted=token
+            )
+        if rotated:
+            self.stdout.write(f"Re-encrypted {rotated} new or previous credential(s) of rotation.")
+        return failed
