@@ -1,7 +1,13 @@
 """The parameters of a TEST for a connection: its settings and its credential, typed-in or stored."""
 
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
+from connections.dynamics.certificates import CertificateCredential
+from connections.dynamics.credential_expiry import KnownExpiry
 from connections.dynamics.runner import CheckParams
 from connections.models import AuthScheme, Connection, CredentialType
 
@@ -35,4 +41,28 @@ def params_for(connection: Connection, secret: str = "", certificate=None, passw
         windows_user=connection.windows_user,
         adfs_url=connection.adfs_url,
         adfs_resource=connection.adfs_resource,
+        known_expiry=None if (secret or certificate) else known_expiry(connection, credential),
     )
+
+
+def credential_key(credential) -> str:
+    """Which credential an expiry reading describes: "secret:" + its hint (first three characters) or
+    "certificate:" + its thumbprint. Never more of the secret than Microsoft itself shows."""
+    if isinstance(credential, CertificateCredential):
+        return f"certificate:{credential.sha1}"
+    return f"secret:{credential[:3]}"
+
+
+@sensitive_variables("credential")
+def known_expiry(connection: Connection, credential, now=None) -> KnownExpiry | None:
+    """The stored reading of the saved credential's expiry, if fresh enough that the TEST need not ask Microsoft
+    Graph: read less than CREDENTIAL_EXPIRY_REFRESH_HOURS ago, and of this credential (a new secret or certificate
+    forgets the reading of the old one: Connection._forget_expiry_reading)."""
+    read_at, expires_at = connection.credential_expiry_read_at, connection.credential_expires_at
+    if not connection.pk or not credential or read_at is None or expires_at is None:
+        return None
+    if (now or timezone.now()) - read_at > timedelta(hours=settings.CREDENTIAL_EXPIRY_REFRESH_HOURS):
+        return None
+    if connection.credential_expiry_of != credential_key(credential):
+        return None
+    return KnownExpiry(expires_at, read_at)
