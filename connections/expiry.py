@@ -83,3 +83,38 @@ def badge(expires_at: datetime, now: datetime) -> str:
         return "Expired"
     left = days_left(expires_at, now)
     return f"Expires in {left} day{'s' if left != 1 else ''}"
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What the connection page and the admin show: the date, where it comes from, and the warning."""
+
+    expiry: Expiry | None
+    level: int
+    badge: str
+    source: str
+    warning: str = ""  # the last TEST's Credential expiry warning (e.g. Graph refused to list the credentials)
+
+    @property
+    def expired(self) -> bool:
+        return self.level == EXPIRED
+
+
+def shown(connection, now: datetime) -> Shown | None:
+    """The connection's credential expiry as shown beside it; None for a connection without an app credential."""
+    if connection.crm_version != CrmVersion.CRM_ONLINE:
+        return None
+    found = of_connection(connection)
+    warning = next(
+        (s["detail"] for s in connection.last_test_steps if s.get("key") == "expiry" and s.get("status") == "warning"),
+        "",
+    )
+    if found is None:
+        return Shown(None, FINE, "", "", warning)
+    if found.source == GRAPH and connection.credential_expiry_read_at:
+        source = f"read from Microsoft Graph on {connection.credential_expiry_read_at:%Y-%m-%d}"
+    else:
+        source = {CERTIFICATE: "the certificate's own end date", GRAPH: "read from Microsoft Graph"}.get(
+            found.source, "typed from the portal (Client Secret expires)"
+        )
+    return Shown(found, found.level(now), found.badge(now), source, warning)

@@ -21,6 +21,7 @@ FIELD_ORDER = [
     "name",
     "client_id",
     "client_secret",
+    "secret_expires_on",
     "url",
     "crm_version",
     "azure_tenant",
@@ -142,6 +143,7 @@ class ConnectionForm(SchemeRules, forms.ModelForm):
                 attrs={"spellcheck": "false", "placeholder": "https://adfs.contoso.com/adfs", "inputmode": "url"}
             ),
             "adfs_resource": forms.TextInput(attrs={"spellcheck": "false"}),
+            "secret_expires_on": forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}),
         }
 
     field_order = FIELD_ORDER
@@ -195,7 +197,7 @@ class ConnectionForm(SchemeRules, forms.ModelForm):
         helper.layout = Layout(
             "name",
             "client_id",
-            Div("client_secret", css_id="secret-fields"),
+            Div("client_secret", "secret_expires_on", css_id="secret-fields"),
             "url",
             HTML(
                 '<div id="url-warning" class="alert alert-warning small py-2" role="status" '

@@ -238,6 +238,8 @@ class Connection(models.Model):
             self.token_cache_encrypted = ""
             self.signed_in_name = self.signed_in_username = self.signed_in_tenant = ""
             self.signed_in_at = None
+        if self.uses_certificate or self.uses_ntlm:
+            self.secret_expires_on = None  # typed for a client secret only
         if self.uses_certificate:
             self.client_secret_encrypted = ""
         else:

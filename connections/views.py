@@ -9,12 +9,13 @@ from django.db.models import F, Value
 from django.db.models.functions import Lower, Replace
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods
 
 from audit import trail
 from audit.models import Action
-from connections import access, history, history_page, list_rows, list_search, run_views
+from connections import access, expiry, history, history_page, list_rows, list_search, run_views
 from connections.callback_url import default_callback_url
 from connections.form_page import render_form
 from connections.forms import SENSITIVE_FIELDS, ConnectionForm
@@ -79,6 +80,7 @@ def connection_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "connection": connection,
         "can_manage": access.can_manage(request.user, connection),
         "history": history_page.summary(connection),
+        "expiry": expiry.shown(connection, timezone.now()),
     }
     return render(request, "connections/connection_detail.html", context)
 
