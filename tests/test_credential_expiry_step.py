@@ -16,6 +16,7 @@ from connections.dynamics import check, clouds, credential_expiry, entra, http
 from connections.dynamics.certificates import from_key_and_chain
 from connections.dynamics.errors import CheckError
 from connections.models import Connection
+from tests.azure_ad_helpers import add_delegated_connection, sign_in
 from tests.helpers import form_data
 from tests.simulator import make_certificate
 from tests.test_connection_test_paths import pfx_upload
@@ -320,3 +321,18 @@ def test_a_certificate_credential_is_matched_in_the_client_layer(microsoft):
             clouds.CLOUDS["GLOBAL"], microsoft.tenant.tenant_id, microsoft.app.client_id, credential
         )
     assert reading.expires_at == bundle.certificate.not_valid_after_utc.replace(microsecond=0)
+
+
+def test_an_azure_ad_connection_reads_its_app_s_own_secret_with_an_app_only_token(
+    admin_client, microsoft, settings, make_connection
+):
+    delegated = add_delegated_connection(microsoft, settings, make_connection)
+    microsoft.sim.grant_graph(microsoft.app.client_id, READ_ALL)
+    sign_in(admin_client, delegated)
+
+    answer = saved_test(admin_client, delegated.saved)
+
+    assert answer["ok"] is True, answer["message"]
+    status, detail = steps_of(delegated.saved)["Credential expiry"]
+    assert status == "ok" and detail.endswith("(read from Microsoft Graph just now)")
+    assert delegated.saved.credential_expiry_of == f"secret:{microsoft.secret.value[:3]}"

@@ -1,8 +1,9 @@
 """The TEST of a CRMOnline connection: outbound check, token from Entra ID, Dataverse WhoAmI, Dataverse version,
-and (AzureServicePrincipal) the app credential's expiry from Microsoft Graph.
+and the app credential's expiry from Microsoft Graph.
 
 AzureServicePrincipal signs in as the app (client secret or certificate); AzureAD uses the stored delegated
-sign-in, whose refreshed token cache goes back to the caller on the runner.
+sign-in, whose refreshed token cache goes back to the caller on the runner. Both have the app's own credential (an
+AzureAD app is a confidential client), whose expiry an app-only Graph token reads.
 """
 
 from datetime import UTC, datetime
@@ -22,11 +23,12 @@ STEPS = (
     ("version", "Dataverse version"),
 )
 EXPIRY_STEP = ("expiry", "Credential expiry")
+APP_CREDENTIAL_SCHEMES = (SERVICE_PRINCIPAL, AZURE_AD)
 
 
 def steps_for(auth_scheme: str) -> tuple[tuple[str, str], ...]:
-    """AzureServicePrincipal's app credential (secret or certificate) has an expiry to read; AzureAD's sign-in not."""
-    return (*STEPS, EXPIRY_STEP) if auth_scheme == SERVICE_PRINCIPAL else STEPS
+    """Both schemes sign in with the app's own credential (AzureAD's is a confidential client too): its expiry."""
+    return (*STEPS, EXPIRY_STEP) if auth_scheme in APP_CREDENTIAL_SCHEMES else STEPS
 
 
 def check(params: CheckParams, runner: StepRunner) -> Available:
@@ -59,7 +61,7 @@ def check(params: CheckParams, runner: StepRunner) -> Available:
 
 def _launch_expiry(params: CheckParams, cloud: Cloud, runner: StepRunner):
     """The expiry step's answer: the caller's fresh reading as it is, else Microsoft Graph asked beside WhoAmI."""
-    if params.auth_scheme != SERVICE_PRINCIPAL:
+    if params.auth_scheme not in APP_CREDENTIAL_SCHEMES or not params.credential:
         return None
     known = params.known_expiry
     if known is not None:
