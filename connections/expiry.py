@@ -1,7 +1,7 @@
 """When a connection's app credential expires, and how loudly to say so. Pure: the callers pass the clock.
 
 The effective expiry: a certificate's notAfter; a client secret's end as Microsoft Graph said in a TEST, else the
-date an admin typed from the portal (Client Secret expires). Levels grow as the day comes near: 30 days, 7 days,
+date an admin typed from the portal (Secret expires). Levels grow as the day comes near: 30 days, 7 days,
 1 day, expired; the list, the connection page, the admin and the daily digest all use these.
 """
 
@@ -115,6 +115,6 @@ def shown(connection, now: datetime) -> Shown | None:
         source = f"read from Microsoft Graph on {connection.credential_expiry_read_at:%Y-%m-%d}"
     else:
         source = {CERTIFICATE: "the certificate's own end date", GRAPH: "read from Microsoft Graph"}.get(
-            found.source, "typed from the portal (Client Secret expires)"
+            found.source, "typed from the portal (Secret expires)"
         )
     return Shown(found, found.level(now), found.badge(now), source, warning)

@@ -83,7 +83,7 @@ class Connection(models.Model):
     credential_expiry_read_at = models.DateTimeField(null=True, blank=True, editable=False)
     credential_expiry_of = models.CharField(max_length=64, blank=True, default="", editable=False)
     secret_expires_on = models.DateField(
-        "Client Secret expires",
+        "Secret expires",
         null=True,
         blank=True,
         help_text="Optional: the date in the Expires column of the app registration's Certificates & secrets page. "

@@ -140,7 +140,7 @@ def test_the_connection_page_says_how_to_know_an_unknown_expiry(admin_client, ma
     page = admin_client.get(connection.get_absolute_url()).content.decode()
     shown = html.unescape(text_of(page.split('id="credential-expiry">')[1].split("</dd>")[0]))
     assert shown.startswith("Unknown")
-    assert "Edit > Client Secret expires" in shown
+    assert "Edit > Secret expires" in shown
     assert "Last TEST: Microsoft Graph refused to list the app's credentials" in shown
 
 
@@ -166,7 +166,7 @@ def test_an_admin_may_type_the_secret_s_expiry_date_on_the_form(admin_client, ma
     connection.refresh_from_db()
     assert connection.secret_expires_on == dt.date(2026, 12, 3)
     shown = expiry.shown(connection, NOW)
-    assert (shown.badge, shown.source) == ("Expires in 2 days", "typed from the portal (Client Secret expires)")
+    assert (shown.badge, shown.source) == ("Expires in 2 days", "typed from the portal (Secret expires)")
     form = admin_client.get(reverse("connections:edit", args=[connection.pk])).content.decode()
     assert 'type="date" name="secret_expires_on" value="2026-12-03"' in form
     assert "the date in the Expires column of the app registration" in form

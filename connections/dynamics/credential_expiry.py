@@ -31,11 +31,11 @@ GRANT_HINT = (
     "Entra admin center > App registrations > the app > API permissions > Add a permission > Microsoft Graph > "
     "Application permissions > Application.Read.All, then Grant admin consent (a token issued before the grant "
     "keeps working without it for up to an hour). Or type the secret's expiry date from the portal's "
-    "Certificates & secrets > Expires column into the connection (Client Secret expires)."
+    "Certificates & secrets > Expires column into the connection (Secret expires)."
 )
 TYPE_IT_HINT = (
     "Type the secret's expiry date from the portal's Certificates & secrets > Expires column into the connection "
-    "(Client Secret expires)."
+    "(Secret expires)."
 )
 
 

@@ -6,6 +6,7 @@ sign-in, whose refreshed token cache goes back to the caller on the runner. Both
 AzureAD app is a confidential client), whose expiry an app-only Graph token reads.
 """
 
+import math
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -87,7 +88,7 @@ def expiry_text(expires_at: datetime, source: str, note: str = "") -> str:
             credential_expiry.RENEW_HINT,
         )
     if days <= credential_expiry.WARN_DAYS:
-        left = max(1, int(days))
+        left = math.ceil(days)  # as the list counts them: 5 hours left is 1 day
         raise CheckError(
             "credential_expiring", f"{text}: in {left} day{'s' if left != 1 else ''}.", credential_expiry.RENEW_HINT
         )

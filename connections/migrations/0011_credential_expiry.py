@@ -30,7 +30,7 @@ class Migration(migrations.Migration):
                 help_text="Optional: the date in the Expires column of the app registration's Certificates & secrets "
                 "page. Not needed when the app may read its own credentials (Microsoft Graph's Application.Read.All).",
                 null=True,
-                verbose_name="Client Secret expires",
+                verbose_name="Secret expires",
             ),
         ),
         migrations.AddField(
