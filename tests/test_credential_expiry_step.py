@@ -20,6 +20,7 @@ from tests.azure_ad_helpers import add_delegated_connection, sign_in
 from tests.helpers import form_data
 from tests.simulator import make_certificate
 from tests.test_connection_test_paths import pfx_upload
+from tests.test_first_test_on_create import create, form_tested
 
 pytestmark = pytest.mark.django_db
 READ_ALL = "Application.Read.All"
@@ -336,3 +337,37 @@ def test_an_azure_ad_connection_reads_its_app_s_own_secret_with_an_app_only_toke
     status, detail = steps_of(delegated.saved)["Credential expiry"]
     assert status == "ok" and detail.endswith("(read from Microsoft Graph just now)")
     assert delegated.saved.credential_expiry_of == f"secret:{microsoft.secret.value[:3]}"
+
+
+def test_the_new_form_s_test_that_create_adopts_keeps_its_reading(admin_client, microsoft):
+    microsoft.sim.grant_graph(microsoft.app.client_id, READ_ALL)
+    secret = with_secret_ending(microsoft, ENDS)
+
+    assert form_tested(admin_client, microsoft, client_secret=secret)["ok"] is True
+    connection = create(admin_client, microsoft, client_secret=secret)
+
+    assert connection.credential_expires_at == ENDS
+    assert connection.credential_expiry_of == f"secret:{secret[:3]}"
+    microsoft.sim.clear_requests()
+    saved_test(admin_client, connection)
+    assert graph_requests(microsoft.sim) == 0  # the adopted reading is fresh
+
+
+def test_an_edit_form_test_of_a_typed_secret_keeps_nothing(admin_client, saved, microsoft):
+    microsoft.sim.grant_graph(microsoft.app.client_id, READ_ALL)
+    typed = with_secret_ending(microsoft, ENDS)
+    data = form_data(
+        action="test",
+        name=saved.name,
+        client_id=saved.client_id,
+        client_secret=typed,
+        azure_tenant=saved.azure_tenant,
+        url=saved.url,
+    )
+
+    answer = admin_client.post(f"/connections/{saved.pk}/edit/", data, HTTP_ACCEPT="application/json").json()
+
+    assert answer["ok"] is True, answer["message"]
+    assert "expires 2027-03-01" in answer["html"]
+    saved.refresh_from_db()
+    assert saved.credential_expires_at is None and saved.credential_expiry_read_at is None
