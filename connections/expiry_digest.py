@@ -42,9 +42,14 @@ def send_digest(now: datetime | None = None) -> int:
     """Send the digest if a connection crossed into a new level since its last warning; the emails sent."""
     now = now or timezone.now()
     entries = warned_of(now)
-    if not claim(entries):
+    claimed = claim(entries)
+    if not claimed:
         return 0
-    return _send(entries)
+    sent = _send(entries)
+    if not sent:  # the mail server refused: tomorrow's run tries again
+        for pk, (before, level) in claimed.items():
+            Connection.objects.filter(pk=pk, expiry_warned_level=level).update(expiry_warned_level=before)
+    return sent
 
 
 def warned_of(now: datetime) -> list[Entry]:
@@ -67,22 +72,22 @@ def warned_of(now: datetime) -> list[Entry]:
     return sorted(entries, key=lambda entry: (entry.expires_at, entry.connection.pk))
 
 
-def claim(entries: list[Entry]) -> bool:
-    """Move each connection that crossed into a nearer level up to it; True if this call moved any."""
-    crossed = {
-        entry.connection.pk: entry.level for entry in entries if entry.level > entry.connection.expiry_warned_level
-    }
+def claim(entries: list[Entry]) -> dict[int, tuple[int, int]]:
+    """Move each connection that crossed into a nearer level up to it; those this call moved, with their level
+    before and after (none when another worker claimed them first)."""
+    crossed = {e.connection.pk: (e.connection.expiry_warned_level, e.level) for e in entries}
+    crossed = {pk: levels for pk, levels in crossed.items() if levels[1] > levels[0]}
+    claimed = {}
     if not crossed:
-        return False
-    claimed = 0
+        return claimed
     with transaction.atomic():
         # Locked in one order first (SQLite: the IMMEDIATE transaction holds the write lock): a second worker waits,
         # then finds the levels claimed and sends nothing.
         list(Connection.objects.select_for_update().filter(pk__in=crossed).order_by("pk").values_list("pk"))
-        for pk, level in crossed.items():
-            rows = Connection.objects.filter(pk=pk, expiry_warned_level__lt=level)
-            claimed += rows.update(expiry_warned_level=level)
-    return claimed > 0
+        for pk, (before, level) in crossed.items():
+            if Connection.objects.filter(pk=pk, expiry_warned_level__lt=level).update(expiry_warned_level=level):
+                claimed[pk] = (before, level)
+    return claimed
 
 
 def _send(entries: list[Entry]) -> int:

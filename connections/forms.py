@@ -292,6 +292,8 @@ class ConnectionForm(SchemeRules, forms.ModelForm):
         connection = super().save(commit=False)
         if self.cleaned_data.get("client_secret"):
             connection.set_client_secret(self.cleaned_data["client_secret"])
+            if "secret_expires_on" not in self.changed_data:  # the date typed for the secret it replaces
+                connection.secret_expires_on = None
         if self.certificate_credential is not None:
             connection.set_certificate(self.certificate_credential)
         if self.cleaned_data.get("windows_password"):

@@ -182,3 +182,19 @@ def test_a_new_secret_forgets_the_old_secret_s_reading(make_connection):
         "",
         0,
     )
+
+
+def test_a_new_secret_forgets_the_date_typed_for_the_old_one(admin_client, make_connection):
+    connection = make_connection(name="Contoso Typed", secret_expires_on=dt.date(2026, 12, 3))
+    data = form_data(
+        name=connection.name,
+        client_id=connection.client_id,
+        client_secret="a-brand-new-secret-value-0123",
+        azure_tenant=connection.azure_tenant,
+        url=connection.url,
+        secret_expires_on="2026-12-03",
+    )
+    response = admin_client.post(reverse("connections:edit", args=[connection.pk]), data)
+    assert response.status_code == 302
+    connection.refresh_from_db()
+    assert connection.secret_expires_on is None

@@ -2,10 +2,12 @@
 when a connection crossed into 30, 7, 1 days or expired, and only once however many workers run it."""
 
 import datetime as dt
+import smtplib
 
 import pytest
 import time_machine
 from django.core import mail
+from django.core.mail.backends.base import BaseEmailBackend
 
 from connections import background, expiry, expiry_digest, tasks
 from connections.models import Connection
@@ -111,3 +113,20 @@ def test_the_worker_runs_it_every_morning():
     assert tasks.credential_expiry_digest is background.credential_expiry_digest
     assert background.credential_expiry_digest.s().validate_datetime(dt.datetime(2026, 12, 1, 7, 10))
     assert not background.credential_expiry_digest.s().validate_datetime(dt.datetime(2026, 12, 1, 8, 10))
+
+
+def test_a_digest_the_mail_server_refused_is_sent_the_next_day(expiring, settings):
+    working = settings.MAILERS
+    settings.MAILERS = {"default": {"BACKEND": "tests.test_credential_expiry_digest.RefusingBackend"}}
+    assert expiry_digest.send_digest() == 0
+    assert Connection.objects.get(pk=expiring.pk).expiry_warned_level == expiry.FINE
+
+    settings.MAILERS = working
+    assert expiry_digest.send_digest() > 0
+
+
+class RefusingBackend(BaseEmailBackend):
+    """A mail server that hangs up."""
+
+    def send_messages(self, email_messages):
+        raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
