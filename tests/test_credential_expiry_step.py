@@ -6,13 +6,14 @@ its thumbprint, warns (never fails) when Graph refuses, and asks Graph again onl
 
 import base64
 import datetime as dt
+import time
 
 import pytest
 import time_machine
 
 from connections import limits
 from connections.credentials import params_for
-from connections.dynamics import check, clouds, credential_expiry, entra, http
+from connections.dynamics import check, clouds, credential_expiry, entra, http, online
 from connections.dynamics.certificates import from_key_and_chain
 from connections.dynamics.errors import CheckError
 from connections.models import Connection
@@ -147,6 +148,21 @@ def test_a_redirect_from_graph_is_refused_and_a_warning(admin_client, saved, mic
     status, detail = steps_of(saved)["Credential expiry"]
     assert status == "warning" and "redirect to evil.example" in detail
     assert microsoft.sim.count(path_contains="steal") == 0
+
+
+def test_a_silent_graph_holds_the_test_up_only_a_moment(admin_client, saved, microsoft, settings, monkeypatch):
+    monkeypatch.setattr(online, "EXPIRY_GRACE_SECONDS", 0.5)
+    settings.TEST_READ_TIMEOUT = 4
+    microsoft.sim.grant_graph(microsoft.app.client_id, READ_ALL)
+    microsoft.sim.set_silent(host="graph.microsoft.com")
+
+    started = time.monotonic()
+    answer = saved_test(admin_client, saved)
+
+    assert time.monotonic() - started < 3
+    assert answer["ok"] is True, answer["message"]
+    status, detail = steps_of(saved)["Credential expiry"]
+    assert status == "warning" and detail.startswith("Microsoft Graph did not answer within 0.5 s")
 
 
 def test_a_slow_graph_is_a_warning_within_the_tests_budget(admin_client, saved, microsoft, settings):
