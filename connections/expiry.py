@@ -18,8 +18,14 @@ LEVEL_DAYS = ((DAY, 1), (WEEK, 7), (MONTH, WARN_DAYS))
 LEVEL_NAMES = {FINE: "fine", MONTH: "30 days", WEEK: "7 days", DAY: "1 day", EXPIRED: "expired"}
 CERTIFICATE, GRAPH, TYPED = "certificate", "Microsoft Graph", "typed"
 # The columns effective() reads, for a query of plain values (the Connections list).
-COLUMNS = ("crm_version", "credential_type", "certificate_not_after", "credential_expires_at", "credential_expiry_of")
-COLUMNS += ("secret_expires_on",)
+COLUMNS = (
+    "crm_version",
+    "credential_type",
+    "certificate_not_after",
+    "credential_expires_at",
+    "credential_expiry_of",
+    "secret_expires_on",
+)
 
 
 @dataclass(frozen=True)
@@ -105,9 +111,9 @@ def shown(connection, now: datetime) -> Shown | None:
     if connection.crm_version != CrmVersion.CRM_ONLINE:
         return None
     found = of_connection(connection)
+    steps = connection.last_test_steps or []
     warning = next(
-        (s["detail"] for s in connection.last_test_steps if s.get("key") == "expiry" and s.get("status") == "warning"),
-        "",
+        (step["detail"] for step in steps if step.get("key") == "expiry" and step["status"] == "warning"), ""
     )
     if found is None:
         return Shown(None, FINE, "", "", warning)
