@@ -4,7 +4,6 @@ Against the simulator's Graph ("Get application"): the step finds the secret by 
 its thumbprint, warns (never fails) when Graph refuses, and asks Graph again only when its last reading is stale.
 """
 
-import base64
 import datetime as dt
 import time
 
@@ -13,9 +12,7 @@ import time_machine
 
 from connections import limits
 from connections.credentials import params_for
-from connections.dynamics import check, clouds, credential_expiry, entra, http, online
-from connections.dynamics.certificates import from_key_and_chain
-from connections.dynamics.errors import CheckError
+from connections.dynamics import check, clouds, entra, online
 from connections.models import Connection
 from tests.azure_ad_helpers import add_delegated_connection, sign_in
 from tests.helpers import form_data
@@ -95,30 +92,6 @@ def test_it_warns_without_application_read_all_and_the_connection_is_still_avail
     )
     assert saved.credential_expires_at is None
     assert saved.last_test_status == "available"
-
-
-def test_the_refusal_explains_how_to_grant_the_permission_and_the_typed_date():
-    refused = credential_expiry.graph_error(403, "Authorization_RequestDenied")
-    assert refused.code == "expiry_forbidden"
-    assert (
-        "App registrations > the app > API permissions > Add a permission > Microsoft Graph > Application "
-        "permissions > Application.Read.All, then Grant admin consent" in refused.hint
-    )
-    assert "Certificates & secrets > Expires column" in refused.hint
-
-
-@pytest.mark.parametrize(
-    ("status", "code", "says"),
-    [
-        (404, "expiry_app_not_found", "does not find the app registration"),
-        (401, "expiry_unauthorized", "did not accept the token"),
-        (500, "expiry_graph_error", "HTTP 500"),
-        (429, "throttled", "Microsoft Graph is busy"),
-    ],
-)
-def test_each_refusal_has_its_own_advice(status, code, says):
-    error = credential_expiry.graph_error(status, "")
-    assert error.code == code and says in error.message and error.hint
 
 
 def test_a_graph_error_is_a_warning_beside_a_good_whoami(admin_client, saved, microsoft):
@@ -259,39 +232,6 @@ def test_it_finds_the_certificate_by_its_thumbprint(admin_client, microsoft):
     assert connection.credential_expiry_of == f"certificate:{bundle.thumbprint_sha1_hex.upper()}"
 
 
-def test_it_matches_a_thumbprint_given_as_hex_or_as_base64_of_its_bytes():
-    thumbprint = "3A" * 20
-    as_base64 = base64.b64encode(bytes.fromhex(thumbprint)).decode()
-    for identifier in (thumbprint, thumbprint.lower(), as_base64):
-        reading = credential_expiry.find_certificate(
-            [{"customKeyIdentifier": identifier, "endDateTime": "2027-03-01T12:00:00Z"}], thumbprint
-        )
-        assert reading.expires_at == ENDS and reading.credential == f"certificate:{thumbprint}"
-
-
-def test_an_unknown_thumbprint_is_not_found():
-    with pytest.raises(CheckError) as refused:
-        credential_expiry.find_certificate([{"customKeyIdentifier": "AB" * 20, "endDateTime": "2027-03-01"}], "CD" * 20)
-    assert refused.value.code == "expiry_certificate_not_found"
-
-
-def test_secrets_sharing_a_hint_give_the_earliest_end_and_say_so():
-    secrets = [
-        {"hint": "abc", "endDateTime": "2028-01-01T00:00:00Z"},
-        {"hint": "abc", "endDateTime": "2027-03-01T12:00:00Z"},
-        {"hint": "xyz", "endDateTime": "2026-01-01T00:00:00Z"},
-    ]
-    reading = credential_expiry.find_secret(secrets, "abc")
-    assert reading.expires_at == ENDS and reading.credential == "secret:abc"
-    assert reading.note == "2 of the app's secrets begin like this one: the earliest end is shown."
-
-
-def test_a_secret_missing_from_graph_says_so():
-    with pytest.raises(CheckError) as refused:
-        credential_expiry.find_secret([{"hint": "abc", "endDateTime": "2027-03-01T12:00:00Z"}], "zzz")
-    assert refused.value.code == "expiry_secret_not_found"
-
-
 @pytest.mark.parametrize(
     ("environment", "graph_host", "authority", "domain"),
     [
@@ -326,18 +266,6 @@ def test_it_asks_the_graph_host_of_the_connections_azure_environment(
     assert answer["ok"] is True, answer["message"]
     assert graph_requests(sim, graph_host) == 1
     assert connection.credential_expires_at == ENDS
-
-
-def test_a_certificate_credential_is_matched_in_the_client_layer(microsoft):
-    bundle = make_certificate("gathr-connector", valid_days=365)
-    credential = from_key_and_chain(bundle.private_key, [bundle.certificate])
-    microsoft.sim.add_certificate(microsoft.app.client_id, bundle.cert_pem)
-    microsoft.sim.grant_graph(microsoft.app.client_id, READ_ALL)
-    with http.budget(limits.test_limits()):
-        reading = credential_expiry.read(
-            clouds.CLOUDS["GLOBAL"], microsoft.tenant.tenant_id, microsoft.app.client_id, credential
-        )
-    assert reading.expires_at == bundle.certificate.not_valid_after_utc.replace(microsecond=0)
 
 
 def test_an_azure_ad_connection_reads_its_app_s_own_secret_with_an_app_only_token(
