@@ -1,10 +1,11 @@
 """Django admin for connections: the same columns as the list; secrets are write-only."""
 
 from django.contrib import admin, messages
+from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
-from connections import background, history, throttle
+from connections import background, expiry, history, throttle
 from connections.credential_slots import CredentialSlot, SlotRole
 from connections.forms import FIELD_ORDER, SENSITIVE_FIELDS, ConnectionForm
 from connections.models import Connection
@@ -31,6 +32,7 @@ class ConnectionAdmin(admin.ModelAdmin):
         "azure_tenant",
         "owner",
         "health",
+        "credential_expiry",
         "last_test_status",
         "last_tested_at",
     ]
@@ -44,6 +46,7 @@ class ConnectionAdmin(admin.ModelAdmin):
         "certificate_sha1",
         "certificate_sha256",
         "certificate_not_after",
+        "credential_expiry",
         "last_test_status",
         "last_tested_at",
         "last_test_message",
@@ -68,6 +71,7 @@ class ConnectionAdmin(admin.ModelAdmin):
                     "certificate_sha1",
                     "certificate_sha256",
                     "certificate_not_after",
+                    "credential_expiry",
                 ]
             },
         ),
@@ -81,6 +85,17 @@ class ConnectionAdmin(admin.ModelAdmin):
     @admin.display(description="URL host")
     def url_host(self, obj: Connection) -> str:
         return obj.url_host
+
+    @admin.display(description="Credential expires")
+    def credential_expiry(self, obj: Connection) -> str:
+        """The date, the warning and where the date comes from (connections/expiry.py), as on the connection page."""
+        found = expiry.shown(obj, timezone.now())
+        if found is None:
+            return "-"
+        if found.expiry is None:
+            return "Unknown"
+        badge = f" ({found.badge})" if found.badge else ""
+        return f"{found.expiry.expires_at:%Y-%m-%d}{badge}, {found.source}"
 
     @admin.display(description="Stored secret")
     def secret_state(self, obj: Connection) -> str:

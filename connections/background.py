@@ -21,7 +21,7 @@ from huey.contrib.djhuey import db_periodic_task, db_task
 
 from audit import trail
 from audit.models import Action
-from connections import crypto, history, schedule, testing, throttle
+from connections import crypto, expiry_digest, history, schedule, testing, throttle
 from connections.dynamics import check
 from connections.dynamics.certificates import CertificateCredential
 from connections.history import TESTED_FIELDS, stored_result
@@ -171,6 +171,14 @@ def prune_test_history() -> None:
     deleted = history.prune()
     if deleted:
         logger.info("Pruned %d TESTs older than %d days.", deleted, settings.TEST_HISTORY_DAYS)
+
+
+@db_periodic_task(crontab(hour="7", minute="10"))
+def credential_expiry_digest() -> None:
+    """Every morning: the owners and administrators hear of credentials that crossed into 30, 7, 1 days or expired."""
+    sent = expiry_digest.send_digest()
+    if sent:
+        logger.info("Sent %d credential expiry digest(s).", sent)
 
 
 def _enqueue(run: TestRun) -> TestRun:

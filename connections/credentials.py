@@ -1,7 +1,12 @@
 """The parameters of a TEST for a connection: its settings and its credential, typed-in or stored."""
 
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
+from connections.dynamics.credential_expiry import REFUSAL_REMEMBERED_HOURS, KnownExpiry, credential_key
 from connections.dynamics.runner import CheckParams
 from connections.models import AuthScheme, Connection, CredentialType
 
@@ -35,4 +40,21 @@ def params_for(connection: Connection, secret: str = "", certificate=None, passw
         windows_user=connection.windows_user,
         adfs_url=connection.adfs_url,
         adfs_resource=connection.adfs_resource,
+        known_expiry=None if (secret or certificate) else known_expiry(connection, credential),
     )
+
+
+@sensitive_variables("credential")
+def known_expiry(connection: Connection, credential, now=None) -> KnownExpiry | None:
+    """The stored reading of the saved credential's expiry, if fresh enough that the TEST need not ask Microsoft
+    Graph: read less than CREDENTIAL_EXPIRY_REFRESH_HOURS ago (Graph's refusal: less than an hour ago), and of this
+    credential (a new secret or certificate forgets the reading of the old one: Connection._forget_expiry_reading)."""
+    read_at, expires_at = connection.credential_expiry_read_at, connection.credential_expires_at
+    if not connection.pk or not credential or read_at is None:
+        return None
+    if connection.credential_expiry_of != credential_key(credential):
+        return None
+    hours = settings.CREDENTIAL_EXPIRY_REFRESH_HOURS if expires_at is not None else REFUSAL_REMEMBERED_HOURS
+    if (now or timezone.now()) - read_at > timedelta(hours=hours):
+        return None
+    return KnownExpiry(expires_at, read_at)

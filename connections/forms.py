@@ -21,6 +21,7 @@ FIELD_ORDER = [
     "name",
     "client_id",
     "client_secret",
+    "secret_expires_on",
     "url",
     "crm_version",
     "azure_tenant",
@@ -142,6 +143,7 @@ class ConnectionForm(SchemeRules, forms.ModelForm):
                 attrs={"spellcheck": "false", "placeholder": "https://adfs.contoso.com/adfs", "inputmode": "url"}
             ),
             "adfs_resource": forms.TextInput(attrs={"spellcheck": "false"}),
+            "secret_expires_on": forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}),
         }
 
     field_order = FIELD_ORDER
@@ -195,7 +197,7 @@ class ConnectionForm(SchemeRules, forms.ModelForm):
         helper.layout = Layout(
             "name",
             "client_id",
-            Div("client_secret", css_id="secret-fields"),
+            Div("client_secret", "secret_expires_on", css_id="secret-fields"),
             "url",
             HTML(
                 '<div id="url-warning" class="alert alert-warning small py-2" role="status" '
@@ -290,6 +292,8 @@ class ConnectionForm(SchemeRules, forms.ModelForm):
         connection = super().save(commit=False)
         if self.cleaned_data.get("client_secret"):
             connection.set_client_secret(self.cleaned_data["client_secret"])
+            if "secret_expires_on" not in self.changed_data:  # the date typed for the secret it replaces
+                connection.secret_expires_on = None
         if self.certificate_credential is not None:
             connection.set_certificate(self.certificate_credential)
         if self.cleaned_data.get("windows_password"):

@@ -15,6 +15,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from django.views.decorators.debug import sensitive_variables
 
 from connections.dynamics import check
+from connections.dynamics.credential_expiry import ExpiryReading
 from connections.runs import RunSource, RunState, TestRun
 
 # What decides a TEST's outcome (the name and the scope do not): a form TEST counts for CREATE when all are equal.
@@ -38,7 +39,17 @@ FINGERPRINT_SALT = "connections.history.form-test"
 def stored_result(result) -> dict:
     """What a finished row keeps of a CheckResult (connections.dynamics.check): no secret is in it."""
     fields = ("ok", "step", "code", "message", "hint", "details", "elapsed", "requests_sent", "service_protection")
-    return {name: getattr(result, name) for name in fields} | {"finished_at": result.finished_at.isoformat()}
+    stored = {name: getattr(result, name) for name in fields} | {"finished_at": result.finished_at.isoformat()}
+    if result.credential_expiry is not None:  # dates, a hint or a thumbprint: no secret
+        reading = result.credential_expiry
+        stored["credential_expiry"] = {
+            "expires_at": reading.expires_at.isoformat() if reading.expires_at else None,
+            "credential": reading.credential,
+            "read_at": reading.read_at.isoformat(),
+            "note": reading.note,
+            "refusal": reading.refusal,
+        }
+    return stored
 
 
 def result_of(run: TestRun) -> check.CheckResult | None:
@@ -47,6 +58,15 @@ def result_of(run: TestRun) -> check.CheckResult | None:
         return None
     stored = dict(run.result)
     stored["finished_at"] = timezone.datetime.fromisoformat(stored["finished_at"])
+    if reading := stored.pop("credential_expiry", None):
+        expires_at = reading["expires_at"]
+        stored["credential_expiry"] = ExpiryReading(
+            timezone.datetime.fromisoformat(expires_at) if expires_at else None,
+            reading["credential"],
+            timezone.datetime.fromisoformat(reading["read_at"]),
+            reading["note"],
+            reading.get("refusal", ""),
+        )
     return check.CheckResult(steps=[check.StepResult(**step) for step in run.steps], **stored)
 
 

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.safestring import SafeString, mark_safe
 
+from connections import expiry
 from connections.models import TestStatus
 
 # What the page shows, read as plain values (no model instances); the secrets, the token cache and the last
@@ -30,6 +31,7 @@ LIST_COLUMNS = (
     "last_test_status",
     "last_tested_at",
     "health",
+    *(column for column in expiry.COLUMNS if column != "crm_version"),
 )
 _PLACEHOLDER = 2_147_483_647  # an id no row has: reversed once, then replaced by each row's own
 
@@ -47,6 +49,9 @@ class Row:
     tested_iso: str
     tested_text: str
     health: str  # up, down, or "" (unknown)
+    expiry_badge: str  # "Expired", "Expires in 5 days", or "" (fine, or not known)
+    expiry_expired: bool
+    expiry_date: str
     can_manage: bool
     detail_url: str
     test_url: str
@@ -72,12 +77,14 @@ def table_body(connections: list[dict], *, user, is_administrator: bool, crm_act
 
 def rows(connections: list[dict], *, user, is_administrator: bool) -> list[Row]:
     link = _Links("detail", "test", "edit", "delete")
-    return [_row(connection, link, user.pk, is_administrator) for connection in connections]
+    now = timezone.now()
+    return [_row(connection, link, user.pk, is_administrator, now) for connection in connections]
 
 
-def _row(values: dict, link: _Links, user_pk: int, is_administrator: bool) -> Row:
+def _row(values: dict, link: _Links, user_pk: int, is_administrator: bool, now: datetime) -> Row:
     pk, tested_at, owner_id = values["pk"], values["last_tested_at"], values["owner_id"]
     local = timezone.localtime(tested_at) if tested_at else None
+    ends = expiry.effective(values)
     return Row(
         pk=pk,
         name=values["name"],
@@ -90,6 +97,9 @@ def _row(values: dict, link: _Links, user_pk: int, is_administrator: bool) -> Ro
         tested_iso=local.isoformat() if local else "",
         tested_text=date_format(local, "Y-m-d H:i T") if local else "",
         health=values["health"],
+        expiry_badge=ends.badge(now) if ends else "",
+        expiry_expired=bool(ends and ends.level(now) == expiry.EXPIRED),
+        expiry_date=f"{ends.expires_at:%Y-%m-%d}" if ends else "",
         can_manage=is_administrator or owner_id == user_pk,
         detail_url=link("detail", pk),
         test_url=link("test", pk),

@@ -77,6 +77,21 @@ class Connection(models.Model):
     certificate_sha1 = models.CharField(max_length=40, blank=True, default="", editable=False)
     certificate_sha256 = models.CharField(max_length=64, blank=True, default="", editable=False)
     certificate_not_after = models.DateTimeField(null=True, blank=True, editable=False)
+    # When the app credential expires (connections/expiry.py): as Microsoft Graph said in a TEST of the saved
+    # credential, when it said so, and of which credential ("secret:" + its hint, or "certificate:" + thumbprint);
+    # or, for a client secret, the date an admin typed from the portal.
+    credential_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    credential_expiry_read_at = models.DateTimeField(null=True, blank=True, editable=False)
+    credential_expiry_of = models.CharField(max_length=64, blank=True, default="", editable=False)
+    secret_expires_on = models.DateField(
+        "Secret expires",
+        null=True,
+        blank=True,
+        help_text="Optional: the date in the Expires column of the app registration's Certificates & secrets page. "
+        "Not needed when the app may read its own credentials (Microsoft Graph's Application.Read.All).",
+    )
+    # The last level of the expiry digest sent for this connection (connections/expiry.py), claimed atomically.
+    expiry_warned_level = models.PositiveSmallIntegerField(default=0, editable=False)
 
     scope = models.CharField(
         "Scope",
@@ -181,6 +196,13 @@ class Connection(models.Model):
 
     def set_client_secret(self, plaintext: str) -> None:
         self.client_secret_encrypted = crypto.encrypt(plaintext)
+        self._forget_expiry_reading()
+
+    def _forget_expiry_reading(self) -> None:
+        """A new credential: the reading of the old one's expiry, and the warnings sent for it, no longer count."""
+        self.credential_expires_at = self.credential_expiry_read_at = None
+        self.credential_expiry_of = ""
+        self.expiry_warned_level = 0
 
     def get_client_secret(self) -> str:
         return crypto.decrypt(self.client_secret_encrypted) if self.client_secret_encrypted else ""
@@ -223,6 +245,8 @@ class Connection(models.Model):
             self.token_cache_encrypted = ""
             self.signed_in_name = self.signed_in_username = self.signed_in_tenant = ""
             self.signed_in_at = None
+        if self.uses_certificate or self.uses_ntlm:
+            self.secret_expires_on = None  # typed for a client secret only
         if self.uses_certificate:
             self.client_secret_encrypted = ""
         else:
@@ -256,6 +280,7 @@ class Connection(models.Model):
         self.certificate_sha1 = credential.sha1
         self.certificate_sha256 = credential.sha256
         self.certificate_not_after = credential.not_after
+        self._forget_expiry_reading()
 
     def get_certificate(self) -> CertificateCredential | None:
         if not self.certificate_encrypted:
@@ -268,19 +293,24 @@ class Connection(models.Model):
 
         Every TEST that counts comes here, and only those: the worker's (background._record, which leaves out the
         Edit form's TESTs of typed values), the command line's (testing.test_saved) and the New connection form's
-        TEST that CREATE adopts (history.adopt_form_test)."""
+        TEST that CREATE adopts (history.adopt_form_test). Its reading of the app credential's expiry (Microsoft Graph)
+        is kept with it."""
         with transaction.atomic():
             # The row's own state, locked (SQLite: the IMMEDIATE transaction holds the write lock): two TESTs that
             # end at once move it one after the other, and only one of them sees the change.
             rows = Connection.objects.select_for_update().filter(pk=self.pk)
-            before = rows.values_list("health", "failures_in_a_row", "next_test_at").first()
+            before = rows.values_list("health", "failures_in_a_row", "next_test_at", *CREDENTIAL_COLUMNS).first()
             if before is None:
                 return None  # deleted meanwhile
             change = after_test(*before[:2], ok=result.ok, down_after=settings.HEALTH_DOWN_AFTER)
             self.health, self.failures_in_a_row = change.health, change.failures_in_a_row
             written = self._outcome(result) | {"health": self.health, "failures_in_a_row": self.failures_in_a_row}
             written |= self._schedule_after(result, scheduled=before[2])
+            if result.credential_expiry and before[3:] == tuple(getattr(self, name) for name in CREDENTIAL_COLUMNS):
+                written |= _expiry_reading(result.credential_expiry)  # of the credential that is still saved
             rows.update(**written)
+        for name, value in written.items():
+            setattr(self, name, value)
         if hasattr(self, "_loaded_values"):  # a later save() of this object writes only what changes after this
             self._loaded_values.update(written)
         if change.changed:
@@ -309,10 +339,22 @@ class Connection(models.Model):
         wait = service_protection.wait_until(seen, result.finished_at, settings.SERVICE_PROTECTION_RESERVE)
         if wait is not None and (scheduled is None or scheduled < wait):
             written["next_test_at"] = wait
-        for name, value in written.items():
-            setattr(self, name, value)
         return written
 
     @staticmethod
     def new_creation_token() -> uuid.UUID:
         return uuid.uuid4()
+
+
+# A TEST's reading of the credential's expiry is stored only if the credential it TESTed is still the saved one.
+CREDENTIAL_COLUMNS = ("client_secret_encrypted", "certificate_sha1")
+
+
+def _expiry_reading(reading) -> dict:
+    """The columns of a connections.dynamics.credential_expiry.ExpiryReading. Graph's refusal is kept as a reading
+    without a date: credentials.known_expiry remembers it for an hour (the typed date, if any, shows meanwhile)."""
+    return {
+        "credential_expires_at": reading.expires_at,
+        "credential_expiry_read_at": reading.read_at,
+        "credential_expiry_of": reading.credential[:64],
+    }

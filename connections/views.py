@@ -9,12 +9,23 @@ from django.db.models import F, Value
 from django.db.models.functions import Lower, Replace
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods
 
 from audit import trail
 from audit.models import Action
-from connections import access, history, history_page, list_rows, list_search, rotation_page, run_views, schedule_page
+from connections import (
+    access,
+    expiry,
+    history,
+    history_page,
+    list_rows,
+    list_search,
+    rotation_page,
+    run_views,
+    schedule_page,
+)
 from connections.callback_url import default_callback_url
 from connections.form_page import render_form
 from connections.forms import SENSITIVE_FIELDS, ConnectionForm
@@ -83,6 +94,7 @@ def render_detail(request: HttpRequest, connection: Connection, new_credential_f
     context = rotation_page.context(request, connection, new_credential_form)
     context["history"] = history_page.summary(connection)
     context["schedule"] = schedule_page.summary(connection)
+    context["expiry"] = expiry.shown(connection, timezone.now())
     return render(request, "connections/connection_detail.html", context, status=status)
 
 

@@ -288,6 +288,10 @@ SCHEDULED_TEST_INTERVAL = _number("SCHEDULED_TEST_INTERVAL", 60, low=-1, high=7 
 SCHEDULED_TEST_JITTER = _number("SCHEDULED_TEST_JITTER", 10, low=-1, high=50, cast=int, unit="percent")
 SCHEDULED_TEST_CONCURRENCY = _number("SCHEDULED_TEST_CONCURRENCY", 4, low=0, high=64, cast=int, unit="TESTs")
 SERVICE_PROTECTION_RESERVE = _number("SERVICE_PROTECTION_RESERVE", 20, low=-1, high=100, cast=int, unit="percent")
+# A TEST asks Microsoft Graph when the app credential expires only when its last reading is older than this.
+CREDENTIAL_EXPIRY_REFRESH_HOURS = _number(
+    "CREDENTIAL_EXPIRY_REFRESH_HOURS", 24, low=0, high=24 * 365, cast=int, unit="hours"
+)
 TEST_CONNECT_TIMEOUT = _number("TEST_CONNECT_TIMEOUT", 5, low=0, high=TEST_TOTAL_TIMEOUT)
 TEST_READ_TIMEOUT = _number("TEST_READ_TIMEOUT", 15, low=0, high=TEST_TOTAL_TIMEOUT)
 if TEST_TOTAL_TIMEOUT >= WEB_TIMEOUT:

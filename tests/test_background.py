@@ -47,7 +47,7 @@ def test_it_answers_at_once_with_the_queued_test_and_runs_nothing_in_the_request
     assert (answer["state"], answer["done"], answer["ok"]) == ("queued", False, None)
     assert answer["status_url"] == f"/connections/tests/{answer['id']}/"
     assert "Queued: next in line." in answer["html"]
-    assert answer["html"].count("Waiting") == 4 and "Failed" not in answer["html"]
+    assert answer["html"].count("Waiting") == 5 and "Failed" not in answer["html"]
     assert microsoft.sim.requests == []  # nothing was sent to Microsoft by the web request
 
 

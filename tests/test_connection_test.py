@@ -181,7 +181,7 @@ def test_it_reports_throttling_that_outlasts_one_retry(admin_client, microsoft):
         [(429, {"Retry-After": "0"}), (429, {"Retry-After": "0"})], host="contoso.crm.dynamics.com", path="WhoAmI"
     )
     answer = run_test(admin_client, **good(microsoft))
-    assert_unavailable(answer, "Dataverse WhoAmI failed", "HTTP 429", "busy")
+    assert_unavailable(answer, "Dataverse WhoAmI failed", "HTTP 429", "even after one retry", "busy")
     assert microsoft.sim.count(path_contains="WhoAmI") == 2
 
 

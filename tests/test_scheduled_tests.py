@@ -279,7 +279,7 @@ def test_a_service_protection_refusal_says_which_limit_and_how_long_to_wait(make
     result = scheduled_runs(connection).get().result
     assert result["message"] == (
         "Connection unavailable: Dataverse WhoAmI failed. Dataverse's service protection limits refused WhoAmI "
-        "(HTTP 429, 0x80072322: more than 6,000 requests from this application user in 5 minutes) and asked to "
+        "(HTTP 429, 0x80072322: more than 6,000 requests from this application user in 5 minutes); it asks to "
         "retry after 900 s."
     )
     assert "scheduled re-tests wait by themselves" in result["hint"]

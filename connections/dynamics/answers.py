@@ -51,14 +51,16 @@ SERVICE_PROTECTION_CODES = {
 def service_protection_refused(answer: "DataverseAnswer", action: str, details: dict) -> CheckError:
     """A 429 of Dataverse's service protection limits: the integration's budget, which the TEST shares."""
     limit = SERVICE_PROTECTION_CODES[answer.code.lower()]
-    wait = f" and asked to retry after {details['retry_after']} s" if details.get("retry_after") else ""
+    again = " even after one retry" if details.get("retried") else ""
+    seconds = float(details.get("retry_after") or 0)
+    wait = f"; it asks to retry after {seconds:.0f} s" if seconds >= 1 else ""
     return CheckError(
         "throttled",
-        f"Dataverse's service protection limits refused {action} (HTTP 429, {answer.code}: {limit}){wait}.",
-        "Try again once that time has passed: the integration, or anything else signed in as this app, is using the "
-        "environment's budget, and scheduled re-tests wait by themselves. If it keeps happening, spread the "
-        "integration's requests over time or give it more application users (Microsoft's \"Service protection API "
-        'limits").',
+        f"Dataverse's service protection limits refused {action} (HTTP 429, {answer.code}: {limit}){again}{wait}.",
+        "Dataverse is busy for this application user. Try again once that time has passed: the integration, or "
+        "anything else signed in as this app, is using the environment's budget, and scheduled re-tests wait by "
+        "themselves. If it keeps happening, spread the integration's requests over time or give it more application "
+        'users (Microsoft\'s "Service protection API limits").',
         details,
     )
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from connections.dynamics import guard, http, online, onprem, protection
+from connections.dynamics.credential_expiry import ExpiryReading
 from connections.dynamics.errors import CheckError
 from connections.dynamics.runner import Available, CheckParams, StepResult, StepRunner
 from connections.dynamics.schemes import CRM_2011, CRM_ONLINE
@@ -40,6 +41,8 @@ class CheckResult:
     service_protection: dict = field(default_factory=dict)
     # AzureAD: msal's cache after a refresh, for the caller to store (encrypted); never rendered.
     updated_token_cache: str | None = field(default=None, repr=False)
+    # CRMOnline with an app credential: when it expires, as Microsoft Graph said in this TEST (None if not asked).
+    credential_expiry: ExpiryReading | None = None
 
     @property
     def needs_sign_in(self) -> bool:
@@ -95,6 +98,7 @@ def run(params: CheckParams, limits: http.Limits, progress=None) -> CheckResult:
         result.requests_sent = len(exchanges)
         result.service_protection = protection.summary([(e.url, e.budget_seen) for e in exchanges])
     result.updated_token_cache = runner.updated_token_cache
+    result.credential_expiry = runner.expiry_reading
     result.elapsed = time.monotonic() - started
     result.finished_at = datetime.now(UTC)
     if result.ok:

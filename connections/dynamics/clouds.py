@@ -1,4 +1,4 @@
-"""Azure environments (the CData driver's AzureEnvironment values): authority host and Dataverse domains."""
+"""Azure environments (the CData driver's AzureEnvironment values): authority host, Dataverse domains, Graph host."""
 
 from dataclasses import dataclass
 
@@ -9,6 +9,7 @@ class Cloud:
     authority_host: str
     dataverse_suffixes: tuple[str, ...]  # host must end in ".<suffix>"
     example_url: str
+    graph_host: str  # Microsoft Graph of this cloud (the app's own credentials, for their expiry)
 
     def is_dataverse_host(self, host: str) -> bool:
         return any(host.endswith("." + suffix) for suffix in self.dataverse_suffixes)
@@ -18,24 +19,29 @@ class Cloud:
 _COMMERCIAL = tuple(f"{prefix}crm{n}.dynamics.com" for n in ["", *map(str, range(2, 22))] for prefix in ("", "api."))
 
 CLOUDS = {
-    "GLOBAL": Cloud("GLOBAL", "login.microsoftonline.com", _COMMERCIAL, "https://contoso.crm.dynamics.com/"),
+    "GLOBAL": Cloud(
+        "GLOBAL", "login.microsoftonline.com", _COMMERCIAL, "https://contoso.crm.dynamics.com/", "graph.microsoft.com"
+    ),
     "USGOVT": Cloud(
         "USGOVT",
         "login.microsoftonline.us",
         ("crm.microsoftdynamics.us", "api.crm.microsoftdynamics.us"),
         "https://contoso.crm.microsoftdynamics.us/",
+        "graph.microsoft.us",
     ),
     "USGOVTDOD": Cloud(
         "USGOVTDOD",
         "login.microsoftonline.us",
         ("crm.appsplatform.us", "api.crm.appsplatform.us"),
         "https://contoso.crm.appsplatform.us/",
+        "dod-graph.microsoft.us",
     ),
     "CHINA": Cloud(
         "CHINA",
         "login.chinacloudapi.cn",
         ("crm.dynamics.cn", "api.crm.dynamics.cn"),
         "https://contoso.crm.dynamics.cn/",
+        "microsoftgraph.chinacloudapi.cn",
     ),
 }
 

@@ -74,6 +74,10 @@ def _answer(response, raw: bytes) -> DataverseAnswer:
     for header in ("x-ms-service-request-id", "REQ_ID"):
         if response.headers.get(header):
             details["request_id"] = response.headers[header]
-    if response.status_code in http.RETRY_STATUSES and response.headers.get("Retry-After"):
-        details["retry_after"] = f"{http.retry_after_seconds(response):.0f}"
+    if response.status_code in http.RETRY_STATUSES:
+        if response.headers.get("Retry-After"):
+            details["retry_after"] = f"{http.retry_after_seconds(response):.0f}"
+        url = response.url.split("?")[0]
+        if any(exchange.retried for exchange in http.exchanges() if exchange.url == url):
+            details["retried"] = "yes"
     return DataverseAnswer(response.status_code, code, message, response.headers.get("WWW-Authenticate", ""), details)

@@ -1,17 +1,22 @@
-"""The TEST of a CRMOnline connection: outbound check, token from Entra ID, Dataverse WhoAmI, Dataverse version.
+"""The TEST of a CRMOnline connection: outbound check, token from Entra ID, Dataverse WhoAmI, Dataverse version,
+and the app credential's expiry from Microsoft Graph.
 
 AzureServicePrincipal signs in as the app (client secret or certificate); AzureAD uses the stored delegated
-sign-in, whose refreshed token cache goes back to the caller on the runner.
+sign-in, whose refreshed token cache goes back to the caller on the runner. Both have the app's own credential (an
+AzureAD app is a confidential client), whose expiry an app-only Graph token reads.
 """
 
+import math
+from concurrent.futures import TimeoutError as FutureTimeoutError
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
-from connections.dynamics import dataverse, delegated, entra
+from connections.dynamics import credential_expiry, dataverse, delegated, entra
 from connections.dynamics.clouds import CLOUDS, Cloud
 from connections.dynamics.errors import CheckError, InputError
 from connections.dynamics.inputs import check_online_host, normalize_guid, normalize_tenant, normalize_url
 from connections.dynamics.runner import Available, CheckParams, StepRunner
-from connections.dynamics.schemes import AZURE_AD, CRM_ONLINE
+from connections.dynamics.schemes import AZURE_AD, CRM_ONLINE, SERVICE_PRINCIPAL
 
 STEPS = (
     ("outbound", "Outbound check"),
@@ -19,10 +24,15 @@ STEPS = (
     ("whoami", "Dataverse WhoAmI"),
     ("version", "Dataverse version"),
 )
+EXPIRY_STEP = ("expiry", "Credential expiry")
+APP_CREDENTIAL_SCHEMES = (SERVICE_PRINCIPAL, AZURE_AD)
+# Once the rest of the TEST is done, how long it still waits for Microsoft Graph: the expiry never holds it up.
+EXPIRY_GRACE_SECONDS = 3.0
 
 
 def steps_for(auth_scheme: str) -> tuple[tuple[str, str], ...]:
-    return STEPS
+    """Both schemes sign in with the app's own credential (AzureAD's is a confidential client too): its expiry."""
+    return (*STEPS, EXPIRY_STEP) if auth_scheme in APP_CREDENTIAL_SCHEMES else STEPS
 
 
 def check(params: CheckParams, runner: StepRunner) -> Available:
@@ -31,11 +41,14 @@ def check(params: CheckParams, runner: StepRunner) -> Available:
     token = runner.do("token", f"https://{cloud.authority_host}/", lambda: _token(params, cloud, url))
     runner.step("token").detail = "from msal's cache" if token.from_cache else "issued by Entra ID"
     runner.updated_token_cache = getattr(token, "token_cache", None)
-    # RetrieveVersion does not wait for WhoAmI: both go out at once, on two connections of the pool.
+    # RetrieveVersion and the credential's expiry do not wait for WhoAmI: all go out at once.
+    expiry_answer = _launch_expiry(params, cloud, runner)
     version_answer = runner.launch("version", lambda: dataverse.retrieve_version(url, token.access_token))
     who = runner.do("whoami", url, lambda: dataverse.who_am_i(url, token.access_token))
     runner.step("whoami").detail = f"UserId {who.user_id}"
     version = runner.optional("version", url, version_answer)
+    if expiry_answer is not None:
+        runner.optional("expiry", f"https://{cloud.graph_host}/", expiry_answer)
     who_kind = "user" if params.auth_scheme == AZURE_AD else "application user"
     details = {
         "organization_id": who.organization_id,
@@ -48,6 +61,76 @@ def check(params: CheckParams, runner: StepRunner) -> Available:
         f"version {version or 'unknown'}.",
         details,
     )
+
+
+def _launch_expiry(params: CheckParams, cloud: Cloud, runner: StepRunner):
+    """The expiry step's answer: the caller's fresh reading as it is, else Microsoft Graph asked beside WhoAmI."""
+    if params.auth_scheme not in APP_CREDENTIAL_SCHEMES or not params.credential:
+        return None
+    known = params.known_expiry
+    if known is not None:
+        return lambda: _known(known)
+
+    def ask() -> str:
+        tenant, client_id = normalize_tenant(params.azure_tenant), normalize_guid(params.client_id, field="Client ID")
+        try:
+            reading = credential_expiry.read(cloud, tenant, client_id, params.credential)
+        except CheckError as error:
+            runner.expiry_reading = credential_expiry.refused(error, params.credential)
+            raise
+        runner.expiry_reading = reading
+        return expiry_text(reading.expires_at, "read from Microsoft Graph just now", reading.note)
+
+    answer = runner.launch("expiry", ask)
+
+    def within_grace() -> str:
+        try:
+            return answer(timeout=EXPIRY_GRACE_SECONDS)
+        except FutureTimeoutError as error:
+            raise CheckError(
+                "expiry_timeout",
+                f"Microsoft Graph did not answer within {EXPIRY_GRACE_SECONDS:g} s of the rest of the TEST: the "
+                "credential's expiry was not waited for.",
+                "TEST again later. " + credential_expiry.TYPE_IT_HINT,
+            ) from error
+
+    return within_grace
+
+
+def _known(known) -> str:
+    """The stored reading as the step's detail, or the refusal Graph gave when it was last asked (a warning)."""
+    if known.expires_at is not None:
+        return expiry_text(known.expires_at, f"read from Microsoft Graph {_ago(known.read_at)}")
+    error = credential_expiry.graph_error(403, "")
+    error.details.clear()  # nothing was asked this time
+    asked_again = known.read_at + timedelta(hours=credential_expiry.REFUSAL_REMEMBERED_HOURS)
+    error.message += f" (Graph's answer {_ago(known.read_at)}; it is asked again after {asked_again:%H:%M} UTC.)"
+    raise error
+
+
+def expiry_text(expires_at: datetime, source: str, note: str = "") -> str:
+    """The step's detail; a CheckError (so a warning) when the credential has expired or expires within 30 days."""
+    days = (expires_at - datetime.now(UTC)).total_seconds() / 86400
+    text = f"expires {expires_at:%Y-%m-%d} ({source}){' ' + note if note else ''}"
+    if days <= 0:
+        raise CheckError(
+            "credential_expired",
+            f"The credential expired on {expires_at:%Y-%m-%d} ({source}).",
+            credential_expiry.RENEW_HINT,
+        )
+    if days <= credential_expiry.WARN_DAYS:
+        left = math.ceil(days)  # as the list counts them: 5 hours left is 1 day
+        raise CheckError(
+            "credential_expiring", f"{text}: in {left} day{'s' if left != 1 else ''}.", credential_expiry.RENEW_HINT
+        )
+    return text
+
+
+def _ago(moment: datetime) -> str:
+    hours = int((datetime.now(UTC) - moment).total_seconds() // 3600)
+    if hours < 1:
+        return "less than an hour ago"
+    return f"{hours} hour{'s' if hours != 1 else ''} ago"
 
 
 def _token(params: CheckParams, cloud: Cloud, url: str):

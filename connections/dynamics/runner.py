@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from connections.dynamics import classify, guard, http
 from connections.dynamics.certificates import CertificateCredential
+from connections.dynamics.credential_expiry import ExpiryReading, KnownExpiry
 from connections.dynamics.errors import CheckError, OutboundBlockedError
 from connections.dynamics.schemes import SERVICE_PRINCIPAL
 
@@ -35,6 +36,8 @@ class CheckParams:
     windows_user: str = ""  # NTLM: DOMAIN\name or name@domain
     adfs_url: str = ""  # ADFS: https://adfs.contoso.com/adfs
     adfs_resource: str = ""  # ADFS: the relying party; empty means the server's root URL
+    # CRMOnline with an app credential: the caller's fresh reading of its expiry (no Graph request), or None to ask.
+    known_expiry: KnownExpiry | None = None
 
     def secrets(self) -> list[str]:
         """The secret strings of these parameters, for scrubbing a log line."""
@@ -77,6 +80,7 @@ class StepRunner:
         self.deadline = deadline
         self.on_premises = on_premises
         self.updated_token_cache: str | None = None
+        self.expiry_reading: ExpiryReading | None = None  # what Microsoft Graph said, for the caller to store
         # Told the steps each time one starts or ends (a background TEST shows them as they finish).
         self.progress = progress or (lambda steps: None)
         self._launched: dict[str, float] = {}

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('connections', '0010_scheduled_tests'),
+        ('connections', '0011_credential_expiry'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
