@@ -279,6 +279,8 @@ TEST_TOTAL_TIMEOUT = _number("TEST_TOTAL_TIMEOUT", 30, low=0, high=300)
 TEST_HISTORY_DAYS = _number("TEST_HISTORY_DAYS", 90, low=0, high=3650, cast=int, unit="days")
 # A connection is Down after this many failed TESTs in a row (one blip alerts nobody), Up after one good TEST.
 HEALTH_DOWN_AFTER = _number("HEALTH_DOWN_AFTER", 2, low=0, high=100, cast=int, unit="failed TESTs")
+# The Connections list draws each row's last TESTs (of the saved settings) as a sparkline of this many bars.
+LIST_SPARKLINE_TESTS = _number("LIST_SPARKLINE_TESTS", 10, low=0, high=50, cast=int, unit="TESTs")
 TEST_CONNECT_TIMEOUT = _number("TEST_CONNECT_TIMEOUT", 5, low=0, high=TEST_TOTAL_TIMEOUT)
 TEST_READ_TIMEOUT = _number("TEST_READ_TIMEOUT", 15, low=0, high=TEST_TOTAL_TIMEOUT)
 if TEST_TOTAL_TIMEOUT >= WEB_TIMEOUT:
