@@ -1,8 +1,9 @@
 """The Connections page's rows, ready to print: one query for the page, a handful of URL reversals in all.
 
 The page is the one everybody opens first and most often. The template loops over plain values: each row's
-links come from one reversal per kind of link (not four per row), its Last TEST is formatted here, and every
-row's TEST button submits the page's one CSRF-protected form (`form="list-test"` with its own `formaction`).
+links come from one reversal per kind of link (not four per row), its Last TEST is formatted here, its recent
+TESTs' sparkline comes from one more query for the whole page, and every row's TEST button submits the page's one
+CSRF-protected form (`form="list-test"` with its own `formaction`).
 """
 
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.safestring import SafeString, mark_safe
 
+from connections import sparklines
 from connections.models import TestStatus
 
 # What the page shows, read as plain values (no model instances); the secrets, the token cache and the last
@@ -47,6 +49,7 @@ class Row:
     tested_iso: str
     tested_text: str
     health: str  # up, down, or "" (unknown)
+    sparkline: sparklines.Sparkline | None  # the last TESTs, one query for the page (connections/sparklines.py)
     can_manage: bool
     detail_url: str
     test_url: str
@@ -72,10 +75,11 @@ def table_body(connections: list[dict], *, user, is_administrator: bool, crm_act
 
 def rows(connections: list[dict], *, user, is_administrator: bool) -> list[Row]:
     link = _Links("detail", "test", "edit", "delete")
-    return [_row(connection, link, user.pk, is_administrator) for connection in connections]
+    drawn = sparklines.for_connections([connection["pk"] for connection in connections])
+    return [_row(connection, link, user.pk, is_administrator, drawn) for connection in connections]
 
 
-def _row(values: dict, link: _Links, user_pk: int, is_administrator: bool) -> Row:
+def _row(values: dict, link: _Links, user_pk: int, is_administrator: bool, drawn: dict) -> Row:
     pk, tested_at, owner_id = values["pk"], values["last_tested_at"], values["owner_id"]
     local = timezone.localtime(tested_at) if tested_at else None
     return Row(
@@ -90,6 +94,7 @@ def _row(values: dict, link: _Links, user_pk: int, is_administrator: bool) -> Ro
         tested_iso=local.isoformat() if local else "",
         tested_text=date_format(local, "Y-m-d H:i T") if local else "",
         health=values["health"],
+        sparkline=drawn.get(pk),
         can_manage=is_administrator or owner_id == user_pk,
         detail_url=link("detail", pk),
         test_url=link("test", pk),
