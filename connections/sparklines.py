@@ -1,78 +1,108 @@
-"""The Connections list's sparklines: each row's last LIST_SPARKLINE_TESTS TESTs, one bar per TEST.
+"""The Connections list's sparklines: each row's last LIST_SPARKLINE_TESTS TESTs, one bar each.
 
-One query for every row on the page, whatever the page size and history length: the TESTs numbered newest first
-per connection (a window function, served by the index testrun_history) and cut at N, reading only the time, the
-outcome and the time taken out of the result. The TESTs counted are the connection page's chart's: finished, of the
-saved settings (connections/history_page.py). The geometry is computed here; the template only prints it (inline
-SVG with classes, no script or style attribute: the Content Security Policy allows neither).
+One query for every row on the page, whatever the page size and history length: each connection's TESTs numbered
+newest first (a window function, in the order of the index testrun_history) and cut at N; only the rows kept have
+their result read (the outcome and the time taken). The TESTs drawn are the ones the connection page's chart counts
+(connections/history_page.py): finished, of the saved settings (`TestRunQuerySet.of_saved_settings`).
+
+The list is the busiest page, so this is written for speed (docs/decisions/0002-rendering-hot-loops.md): the SQL is
+written here, not compiled by the ORM at every request (that alone cost more than the whole query), and each row's
+bars are one string of SVG the template prints as it is (classes, no script or style attribute: the Content
+Security Policy allows neither).
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from html import escape
 
 from django.conf import settings
-from django.db.models import F, Window
-from django.db.models.functions import RowNumber
+from django.db import connection
 from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
 
-from connections.runs import RunState, TestRun
+from connections.runs import RunSource, RunState
 
-SLOT = 6  # the width per TEST, in SVG units (= CSS pixels): a bar 4 wide (the template's) and a gap
+SLOT = 6  # the width per TEST, in SVG units (= CSS pixels): a bar 4 wide and a gap; the newest at the right
 HEIGHT = 18  # the template's too
-MIN_BAR = 4.0  # the quickest TEST still shows as a bar, its colour readable
+MIN_BAR = 4  # the quickest TEST still shows as a bar, its colour readable
 
-
-@dataclass(frozen=True)
-class Bar:
-    x: int
-    y: float
-    height: float
-    outcome: str  # ok or failed: the bar's class
-    title: str  # when, outcome, time taken
+# The time, the outcome and the time taken, read out of the result JSON of the kept rows only. SQLite's time as
+# text: its column type would have Django's converter parse it with a regular expression, ten times slower.
+_COLUMNS = {
+    "postgresql": "created_at, (result ->> 'ok') = 'true', (result ->> 'elapsed')::float8",
+    "sqlite": "CAST(created_at AS TEXT), json_extract(result, '$.ok'), json_extract(result, '$.elapsed')",
+}
+# Not finished: `state NOT IN` (there are three states) leaves the choice of index to the connection's, which
+# SQLite would otherwise not make without statistics. Of the saved settings: as TestRunQuerySet.of_saved_settings.
+_RECENT = """
+SELECT connection_id, number, {columns} FROM (
+    SELECT connection_id, created_at, result,
+           ROW_NUMBER() OVER (PARTITION BY connection_id ORDER BY created_at DESC) AS number
+    FROM connections_testrun
+    WHERE connection_id IN ({pks}) AND state NOT IN (%s, %s) AND NOT (source = %s AND fingerprint = '')
+) numbered WHERE number <= %s
+"""
 
 
 @dataclass(frozen=True)
 class Sparkline:
-    bars: list[Bar]  # oldest first, the newest at the right edge
+    bars: SafeString  # the bars' SVG, oldest first, the newest at the right edge
+    count: int
+    good: int
     width: int
-    text: str  # the text alternative
+
+    @property
+    def text(self) -> str:
+        """The text alternative."""
+        label = f"Last {self.count} TESTs" if self.count > 1 else "Last TEST"
+        return f"{label}: {self.good} available, {self.count - self.good} unavailable"
 
 
 def for_connections(pks: list[int]) -> dict[int, Sparkline]:
     """Each connection's sparkline, by pk; a connection without a TEST of its saved settings has none."""
     if not pks:
         return {}
+    count = settings.LIST_SPARKLINE_TESTS
     tests: dict[int, list] = {}
-    for pk, created_at, ok, elapsed in _recent(pks, settings.LIST_SPARKLINE_TESTS):
-        tests.setdefault(pk, []).append((created_at, bool(ok), elapsed or 0.0))
-    zone = timezone.get_current_timezone()
-    return {pk: _sparkline(sorted(found), settings.LIST_SPARKLINE_TESTS, zone) for pk, found in tests.items()}
+    for row in _recent(pks, count):
+        tests.setdefault(row[0], []).append(row[1:])
+    when = _Times(timezone.get_current_timezone())
+    return {pk: _sparkline(newest_first, count, when) for pk, newest_first in tests.items()}
 
 
-def _recent(pks: list[int], count: int):
-    """The last `count` TESTs of each connection: numbered in the subquery, their results read only in the outer
-    query (a history's older rows are counted off the index order, never parsed)."""
-    newest_first = Window(RowNumber(), partition_by=F("connection_id"), order_by=F("created_at").desc())
-    numbered = (
-        TestRun.objects.filter(connection_id__in=pks, state=RunState.FINISHED)
-        .of_saved_settings()
-        .annotate(number=newest_first)
-        .filter(number__lte=count)
-        .values("pk")
-    )
-    columns = ("connection_id", "created_at", "result__ok", "result__elapsed")
-    return TestRun.objects.filter(pk__in=numbered).values_list(*columns)
+def _recent(pks: list[int], count: int) -> list[tuple]:
+    sql = _RECENT.format(columns=_COLUMNS[connection.vendor], pks=", ".join(["%s"] * len(pks)))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*pks, RunState.QUEUED.value, RunState.RUNNING.value, RunSource.FORM.value, count])
+        return cursor.fetchall()
 
 
-def _sparkline(tests: list[tuple[datetime, bool, float]], count: int, zone) -> Sparkline:
-    top = max(elapsed for _, _, elapsed in tests)
-    first_x = (count - len(tests)) * SLOT  # fewer TESTs than bars: they end at the right edge too
-    bars = []
-    for offset, (created_at, ok, elapsed) in enumerate(tests):
-        height = round(max(HEIGHT * elapsed / top, MIN_BAR), 1) if top else float(HEIGHT)
-        local = created_at.astimezone(zone)
-        title = f"{local:%Y-%m-%d %H:%M} {local.tzname()}: {'available' if ok else 'unavailable'}, {elapsed:.2f} s"
-        bars.append(Bar(first_x + offset * SLOT, round(HEIGHT - height, 1), height, "ok" if ok else "failed", title))
-    good = sum(bar.outcome == "ok" for bar in bars)
-    label = f"Last {len(bars)} TESTs" if len(bars) > 1 else "Last TEST"
-    return Sparkline(bars, count * SLOT, f"{label}: {good} available, {len(bars) - good} unavailable")
+class _Times:
+    """A stored time (UTC; SQLite's as text) as "2026-11-30 09:00 UTC" in the current time zone."""
+
+    def __init__(self, zone):
+        self.zone, self.utc = zone, str(zone) == "UTC"
+
+    def __call__(self, stored: datetime | str) -> str:
+        if isinstance(stored, str):
+            if self.utc:  # the default: SQLite's text is the answer (a bar's title costs no datetime at all)
+                return f"{stored[:16]} UTC"
+            stored = datetime.fromisoformat(stored).replace(tzinfo=UTC)
+        local = stored.astimezone(self.zone)
+        return f"{local.isoformat(' ', 'minutes')[:16]} {escape(local.tzname() or '')}"
+
+
+def _sparkline(tests: list[tuple], count: int, when: _Times) -> Sparkline:
+    top = max(test[3] or 0.0 for test in tests)
+    scale = HEIGHT / top if top else 0.0
+    bars = [""] * count  # by place: the newest (number 1) at the right edge, in whatever order the rows came
+    for number, created_at, ok, elapsed in tests:
+        elapsed = elapsed or 0.0
+        height = max(round(elapsed * scale), MIN_BAR) if top else HEIGHT
+        bars[count - number] = (
+            f'<rect class="sparkline-{"ok" if ok else "failed"}" x="{(count - number) * SLOT}" y="{HEIGHT - height}" '
+            f'width="4" height="{height}"><title>{when(created_at)}: {"available" if ok else "unavailable"}, '
+            f"{elapsed:.2f} s</title></rect>"
+        )
+    good = sum(1 for test in tests if test[2])
+    return Sparkline(mark_safe("".join(bars)), len(tests), good, count * SLOT)  # noqa: S308 (numbers; the zone's name escaped)

@@ -23,12 +23,12 @@ def make_run(admin_user):
     def make(connection, hours: int, *, ok=True, elapsed=1.0, source=RunSource.LIST, **fields) -> TestRun:
         when = START + dt.timedelta(hours=hours)
         result = {"ok": ok, "step": "" if ok else "token", "code": "" if ok else "invalid_client", "elapsed": elapsed}
-        values = {"state": RunState.FINISHED, "result": result, "created_at": when, "finished_at": when, **fields}
+        values = {"state": RunState.FINISHED, "result": result, "created_at": when, "finished_at": when}
+        values |= {"lock_key": f"connection:{connection.pk}", **fields}
         return TestRun.objects.create(
             connection=connection,
             started_by=admin_user,
             source=source,
-            lock_key=f"connection:{connection.pk}",
             crm_version=connection.crm_version,
             auth_scheme=connection.auth_scheme,
             deadline=when,
@@ -76,8 +76,8 @@ def test_the_bars_are_as_tall_as_the_tests_took_next_to_the_slowest(admin_client
     connection = make_connection(name="Contoso Sales")
     for hour, elapsed in enumerate([3.0, 1.5, 0.01]):
         make_run(connection, hour, elapsed=elapsed)
-    heights = re.findall(r'height="([\d.]+)"><title>', sparkline_of(admin_client, "Contoso Sales"))
-    assert heights == ["18.0", "9.0", "4.0"]  # the quickest still shows
+    heights = re.findall(r'height="(\d+)"><title>', sparkline_of(admin_client, "Contoso Sales"))
+    assert heights == ["18", "9", "4"]  # the quickest still shows
 
 
 def test_fewer_tests_than_bars_end_at_the_right_edge_as_the_others(admin_client, make_connection, make_run):
@@ -139,3 +139,27 @@ def test_the_sparklines_have_no_style_attribute_and_no_script(admin_client, make
     page = admin_client.get(LIST_URL).content.decode()
     assert page.count('<svg class="sparkline"') == 2
     assert "style=" not in page and "<script>" not in page
+
+
+def test_the_bars_titles_say_the_time_in_the_site_s_time_zone(admin_client, make_connection, make_run, settings):
+    settings.TIME_ZONE = "Europe/Paris"
+    make_run(make_connection(name="Contoso Sales"), 0, ok=False, elapsed=15.0)
+    assert bars(sparkline_of(admin_client, "Contoso Sales")) == [
+        ("failed", "2026-11-30 10:00 CET: unavailable, 15.00 s")
+    ]
+
+
+def test_it_draws_exactly_the_tests_the_connection_page_s_chart_counts(
+    admin_client, make_connection, make_run, settings
+):
+    settings.LIST_SPARKLINE_TESTS = 50
+    connection = make_connection(name="Contoso Sales")
+    kinds = [
+        (source, fingerprint, state) for source in RunSource for fingerprint in ("", "a" * 64) for state in RunState
+    ]
+    for hour, (source, fingerprint, state) in enumerate(kinds):
+        make_run(connection, hour, source=source, fingerprint=fingerprint, state=state, lock_key=f"run:{hour}")
+    counted = TestRun.objects.filter(connection=connection, state=RunState.FINISHED).of_saved_settings()
+    drawn = [title.split(": ")[0] for _, title in bars(sparkline_of(admin_client, "Contoso Sales"))]
+    assert drawn == [f"{run.created_at:%Y-%m-%d %H:%M} UTC" for run in counted.order_by("created_at")]
+    assert len(drawn) == 11  # 6 sources × 2, but the Edit form's TEST of typed values

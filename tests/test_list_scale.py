@@ -155,7 +155,7 @@ def test_the_sparklines_last_tests_are_read_from_the_history_index(admin_client,
     sql = next(sql for sql in queries_of(admin_client, {}) if "ROW_NUMBER()" in sql)
     plan = plan_of(sql)
     # The page's connections' TESTs numbered newest first in the order of testrun_history (connection,
-    # -created_at): no Sort before the window; the outer query reads the few rows kept by their primary key.
+    # -created_at): no Sort before the window.
     assert "testrun_history" in plan, plan
     nodes = [line.strip().removeprefix("->").strip().split("  (")[0] for line in plan.splitlines()]
     assert "Sort" not in nodes, plan
