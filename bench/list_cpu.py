@@ -93,7 +93,7 @@ def measure(requests: int, tests: int, profile: bool) -> None:
             wall.append(time.perf_counter() - started_wall)
         if profiler:
             profiler.disable()
-            profiler.print_stats("cumulative")
+            profiler.print_stats(os.environ.get("PROFILE_SORT", "cumulative"))
     print(f"{requests} requests of the first page (25 of 50 connections, {tests} TESTs each):")
     print(f"  CPU  mean {statistics.mean(cpu) * 1000:.2f} ms, median {statistics.median(cpu) * 1000:.2f} ms")
     print(f"  wall mean {statistics.mean(wall) * 1000:.2f} ms, median {statistics.median(wall) * 1000:.2f} ms")
