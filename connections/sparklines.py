@@ -106,19 +106,18 @@ class _Times:
 
 def _sparkline(found: list[tuple], count: int, when: _Times) -> Sparkline:
     newest_first = sorted(found, reverse=True)[:count]  # more than N only if TESTs began at the same instant
-    top = max(test[2] or 0.0 for test in newest_first)
+    top = max([test[2] or 0.0 for test in newest_first])
     scale = HEIGHT / top if top else 0.0
-    x = count * SLOT
-    bars = []
+    x, good, bars = count * SLOT, 0, []
     for created_at, ok, elapsed in newest_first:
         x -= SLOT
         elapsed = elapsed or 0.0
         height = max(round(elapsed * scale), MIN_BAR) if top else HEIGHT
+        outcome, said = ("ok", "available") if ok else ("failed", "unavailable")
+        good += outcome == "ok"
         bars.append(
-            f'<rect class="sparkline-{"ok" if ok else "failed"}" x="{x}" y="{HEIGHT - height}" width="4" '
-            f'height="{height}"><title>{when(created_at)}: {"available" if ok else "unavailable"}, '
-            f"{elapsed:.2f} s</title></rect>"
+            f'<rect class="sparkline-{outcome}" x="{x}" y="{HEIGHT - height}" width="4" height="{height}">'
+            f"<title>{when(created_at)}: {said}, {elapsed:.2f} s</title></rect>"
         )
     bars.reverse()  # oldest first, as they are read
-    good = sum(1 for test in newest_first if test[1])
     return Sparkline(mark_safe("".join(bars)), len(bars), good, count * SLOT)  # noqa: S308 (numbers; the zone's name escaped)
