@@ -2,8 +2,8 @@
 
 One query for every row on the page, whatever the page size and history length, reading N TESTs a connection from
 the index testrun_history (connection, newest first) and the result (the outcome and the time taken) of those only.
-The TESTs drawn are the ones the connection page's chart counts
-(connections/history_page.py): finished, of the saved settings (`TestRunQuerySet.of_saved_settings`).
+The TESTs drawn are the ones the connection page's chart counts (connections/history_page.py): finished, of the
+saved settings (`TestRunQuerySet.of_saved_settings`; the Edit form's TESTs of typed values are not).
 
 The list is the busiest page, so this is written for speed (docs/decisions/0002-rendering-hot-loops.md): the SQL is
 written here, not compiled by the ORM at every request (that alone cost more than the whole query), and each row's
