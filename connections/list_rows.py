@@ -1,8 +1,9 @@
 """The Connections page's rows, ready to print: one query for the page, a handful of URL reversals in all.
 
 The page is the one everybody opens first and most often. The template loops over plain values: each row's
-links come from one reversal per kind of link (not four per row), its Last TEST is formatted here, and every
-row's TEST button submits the page's one CSRF-protected form (`form="list-test"` with its own `formaction`).
+links come from one reversal per kind of link (not four per row), its Last TEST is formatted here, its recent
+TESTs' sparkline comes from one more query for the whole page, and every row's TEST button submits the page's one
+CSRF-protected form (`form="list-test"` with its own `formaction`).
 """
 
 from dataclasses import dataclass
@@ -12,10 +13,9 @@ from urllib.parse import urlsplit
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.safestring import SafeString, mark_safe
 
-from connections import expiry
+from connections import expiry, sparklines
 from connections.models import TestStatus
 
 # What the page shows, read as plain values (no model instances); the secrets, the token cache and the last
@@ -52,6 +52,7 @@ class Row:
     expiry_badge: str  # "Expired", "Expires in 5 days", or "" (fine, or not known)
     expiry_expired: bool
     expiry_date: str
+    sparkline: sparklines.Sparkline | None  # the last TESTs, one query for the page (connections/sparklines.py)
     can_manage: bool
     detail_url: str
     test_url: str
@@ -75,13 +76,19 @@ def table_body(connections: list[dict], *, user, is_administrator: bool, crm_act
     return mark_safe(render_to_string("connections/list_rows.html", context, using="jinja2"))  # noqa: S308
 
 
+def _minutes(local: datetime) -> str:
+    """date_format(local, "Y-m-d H:i T"), "2026-05-01 10:30 UTC", for a twentieth of its time."""
+    return f"{local.isoformat(' ', 'minutes')[:16]} {local.tzname()}"
+
+
 def rows(connections: list[dict], *, user, is_administrator: bool) -> list[Row]:
     link = _Links("detail", "test", "edit", "delete")
     now = timezone.now()
-    return [_row(connection, link, user.pk, is_administrator, now) for connection in connections]
+    drawn = sparklines.for_connections([connection["pk"] for connection in connections])
+    return [_row(connection, link, user.pk, is_administrator, now, drawn) for connection in connections]
 
 
-def _row(values: dict, link: _Links, user_pk: int, is_administrator: bool, now: datetime) -> Row:
+def _row(values: dict, link: _Links, user_pk: int, is_administrator: bool, now: datetime, drawn: dict) -> Row:
     pk, tested_at, owner_id = values["pk"], values["last_tested_at"], values["owner_id"]
     local = timezone.localtime(tested_at) if tested_at else None
     ends = expiry.effective(values)
@@ -95,11 +102,12 @@ def _row(values: dict, link: _Links, user_pk: int, is_administrator: bool, now: 
         status=values["last_test_status"] or TestStatus.NEVER,
         tested_at=tested_at,
         tested_iso=local.isoformat() if local else "",
-        tested_text=date_format(local, "Y-m-d H:i T") if local else "",
+        tested_text=_minutes(local) if local else "",
         health=values["health"],
         expiry_badge=ends.badge(now) if ends else "",
         expiry_expired=bool(ends and ends.level(now) == expiry.EXPIRED),
         expiry_date=f"{ends.expires_at:%Y-%m-%d}" if ends else "",
+        sparkline=drawn.get(pk),
         can_manage=is_administrator or owner_id == user_pk,
         detail_url=link("detail", pk),
         test_url=link("test", pk),

@@ -292,6 +292,8 @@ SERVICE_PROTECTION_RESERVE = _number("SERVICE_PROTECTION_RESERVE", 20, low=-1, h
 CREDENTIAL_EXPIRY_REFRESH_HOURS = _number(
     "CREDENTIAL_EXPIRY_REFRESH_HOURS", 24, low=0, high=24 * 365, cast=int, unit="hours"
 )
+# The Connections list draws each row's last TESTs (of the saved settings) as a sparkline of this many bars.
+LIST_SPARKLINE_TESTS = _number("LIST_SPARKLINE_TESTS", 10, low=0, high=50, cast=int, unit="TESTs")
 TEST_CONNECT_TIMEOUT = _number("TEST_CONNECT_TIMEOUT", 5, low=0, high=TEST_TOTAL_TIMEOUT)
 TEST_READ_TIMEOUT = _number("TEST_READ_TIMEOUT", 15, low=0, high=TEST_TOTAL_TIMEOUT)
 if TEST_TOTAL_TIMEOUT >= WEB_TIMEOUT:

@@ -1,7 +1,7 @@
-"""The Connections page at scale: its queries do not grow with the rows, and every sort is read from an index
-(bench/list_scale.py measures the times with 100,000 connections)."""
+"""The Connections page at scale: its queries do not grow with the rows or their TEST histories, and every sort is
+read from an index (bench/list_scale.py measures the times with 100,000 connections)."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from connections.models import Connection
+from connections.runs import RunSource, RunState, TestRun
 from connections.views import SORTS
 
 pytestmark = pytest.mark.usefixtures("fast_password_hashing")
@@ -41,11 +42,40 @@ SORT_INDEXES = {
     "auth_user": ["connection_sort_owner"],
 }
 SEARCH_INDEXES = ["connection_search_name", "connection_search_url", "connection_search_tenant"]
+# The page's queries: the session, the user, the count, the connector and its subscription, the rows, the rows'
+# sparklines (their last TESTs, one query for the page) and the unread notifications; for a plain user, the two of
+# their permissions (an organization administrator?); for a search, one more (the owners whose name matches).
+QUERIES = {"admin": 8, "user": 10}
+
+
+def history(connection, length: int) -> None:
+    """`length` finished TESTs of the saved settings, every third failed, and an Edit form TEST between each."""
+    runs = []
+    for number in range(length):
+        when = datetime(2026, 5, 1, tzinfo=UTC) + timedelta(hours=number)
+        for source in (RunSource.LIST, RunSource.FORM):
+            result = {"ok": number % 3 != 0, "step": "", "code": "", "elapsed": 0.5 + number % 4}
+            runs.append(
+                TestRun(
+                    connection=connection,
+                    source=source,
+                    state=RunState.FINISHED,
+                    lock_key=f"connection:{connection.pk}",
+                    crm_version=connection.crm_version,
+                    auth_scheme=connection.auth_scheme,
+                    result=result,
+                    created_at=when + timedelta(minutes=30 * (source == RunSource.FORM)),
+                    deadline=when,
+                    finished_at=when,
+                )
+            )
+    TestRun.objects.bulk_create(runs)
 
 
 @pytest.fixture
-def add_rows(make_connection, user):
-    """Add `count` connections: a mix of owners (the plain user among them), scopes, versions and TESTs."""
+def add_rows(make_connection, user, settings):
+    """Add `count` connections: a mix of owners (the plain user among them), scopes, versions and TESTs, with
+    histories of no TEST, one, and more than the sparkline draws."""
     made = []
 
     def add(count: int) -> None:
@@ -61,6 +91,7 @@ def add_rows(make_connection, user):
             if number % 2:
                 tested = datetime(2026, 5, 1 + number % 28, tzinfo=UTC)
                 Connection.objects.filter(pk=connection.pk).update(last_test_status="available", last_tested_at=tested)
+            history(connection, (0, 1, settings.LIST_SPARKLINE_TESTS + 5)[(number + number // 3) % 3])
             made.append(connection)
 
     return add
@@ -81,6 +112,7 @@ def test_it_runs_the_same_queries_for_3_or_60_rows_on_every_sort_search_and_page
     add_rows(57)
     caches["process"].clear()
     many = {str(query): len(queries_of(clients[role], query)) for query in PAGES}
+    assert few == {str(query): QUERIES[role] + ("q" in query) for query in PAGES}
     assert many == few
 
 
@@ -115,6 +147,20 @@ def test_every_sort_is_read_from_an_index(admin_client, add_rows, query):
     # An Incremental Sort orders a run of equal keys (one owner's rows) by pk; the index gave the rest.
     nodes = [line.strip().removeprefix("->").strip().split("  (")[0] for line in plan.splitlines()]
     assert "Sort" not in nodes, plan
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the plans of PostgreSQL")
+def test_the_sparklines_last_tests_are_read_from_the_history_index(admin_client, add_rows):
+    add_rows(3)
+    sql = next(sql for sql in queries_of(admin_client, {}) if "WITH cutoff" in sql)
+    with connection.cursor() as cursor:
+        # Reading every TEST made as costly as it can be: the plan reads the table only if no index serves it.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {sql}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    # Each connection's Nth newest TEST, then its TESTs since: both from testrun_history (connection, -created_at).
+    assert plan.count("testrun_history") >= 2, plan
+    assert "Seq Scan on connections_testrun" not in plan, plan
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="pg_trgm's indexes are PostgreSQL's")

@@ -120,6 +120,7 @@ def test_it_reads_several_encryption_keys_newest_first():
         ({"TEST_HISTORY_DAYS": "a year"}, "TEST_HISTORY_DAYS must be a number of days, not 'a year'."),
         ({"HEALTH_DOWN_AFTER": "0"}, "HEALTH_DOWN_AFTER must be more than 0 and at most 100 failed TESTs, not 0."),
         ({"HEALTH_DOWN_AFTER": "two"}, "HEALTH_DOWN_AFTER must be a number of failed TESTs, not 'two'."),
+        ({"LIST_SPARKLINE_TESTS": "0"}, "LIST_SPARKLINE_TESTS must be more than 0 and at most 50 TESTs, not 0."),
         ({"EMAIL_TIMEOUT": "0"}, "EMAIL_TIMEOUT must be more than 0"),
         ({"CONN_MAX_AGE": "-1"}, "CONN_MAX_AGE must be more than -1"),
         ({"SQLITE_BUSY_TIMEOUT": "0"}, "SQLITE_BUSY_TIMEOUT must be more than 0 and at most 300 seconds, not 0."),
@@ -184,6 +185,7 @@ DOCUMENTED_DEFAULTS = {
     "AXES_FAILURE_LIMIT": 5,
     "TEST_HISTORY_DAYS": 90,
     "HEALTH_DOWN_AFTER": 2,
+    "LIST_SPARKLINE_TESTS": 10,
 }
 
 
