@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from django.utils import timezone
+
 from connections.choices import CredentialType, CrmVersion
 from connections.dynamics.credential_expiry import WARN_DAYS
 
@@ -75,9 +77,11 @@ def level(expires_at: datetime, now: datetime) -> int:
 
 
 def days_left(expires_at: datetime, now: datetime) -> int:
-    """Whole days left, rounded up (a credential ending in 5 hours has 1 day left); 0 once expired."""
-    seconds = (expires_at - now).total_seconds()
-    return max(0, -int(-seconds // 86400))
+    """Calendar days left in the site's time zone, as an admin counts them from the date shown (ending on the 6th
+    seen on the 1st: 5 days; later today: 0); 0 once expired."""
+    if expires_at <= now:
+        return 0
+    return (timezone.localtime(expires_at).date() - timezone.localtime(now).date()).days
 
 
 def badge(expires_at: datetime, now: datetime) -> str:
@@ -87,8 +91,13 @@ def badge(expires_at: datetime, now: datetime) -> str:
         return ""
     if found == EXPIRED:
         return "Expired"
+    return f"Expires {when(expires_at, now)}"
+
+
+def when(expires_at: datetime, now: datetime) -> str:
+    """ "today", "tomorrow" or "in 5 days" (calendar days, as days_left counts them)."""
     left = days_left(expires_at, now)
-    return f"Expires in {left} day{'s' if left != 1 else ''}"
+    return {0: "today", 1: "tomorrow"}.get(left, f"in {left} days")
 
 
 @dataclass(frozen=True)

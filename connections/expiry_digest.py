@@ -32,6 +32,7 @@ class Entry:
     level: int
     days_left: int
     url: str
+    when: str = ""  # "today", "tomorrow", "in 5 days"
 
     @property
     def expired(self) -> bool:
@@ -68,7 +69,11 @@ def warned_of(now: datetime) -> list[Entry]:
             connection.expiry_warned_level = level
         if found and level != expiry.FINE:
             url = root + connection.get_absolute_url()
-            entries.append(Entry(connection, found.expires_at, level, found.days_left(now), url))
+            entries.append(
+                Entry(
+                    connection, found.expires_at, level, found.days_left(now), url, expiry.when(found.expires_at, now)
+                )
+            )
     return sorted(entries, key=lambda entry: (entry.expires_at, entry.connection.pk))
 
 

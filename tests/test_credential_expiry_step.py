@@ -165,6 +165,36 @@ def test_a_fresh_reading_sends_nothing_to_graph_or_entra(admin_client, saved, mi
     assert status == "ok" and "(read from Microsoft Graph 3 hours ago)" in detail
 
 
+def test_graph_s_refusal_is_remembered_an_hour_so_a_cold_test_costs_entra_two_requests(admin_client, saved, microsoft):
+    saved_test(admin_client, saved)  # Graph refuses: the app has no Application.Read.All
+    microsoft.sim.clear_requests()
+    entra.apps.clear()  # a cold TEST (another worker, or after a restart)
+
+    with time_machine.travel(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=50)):
+        answer = saved_test(admin_client, saved)
+
+    assert answer["ok"] is True
+    assert graph_requests(microsoft.sim) == 0
+    assert entra_requests(microsoft.sim) == 2  # discovery and the Dataverse token only
+    status, detail = steps_of(saved)["Credential expiry"]
+    assert status == "warning"
+    assert detail.startswith("Microsoft Graph refused to list the app's credentials: the app lacks the")
+    assert "(Graph's answer less than an hour ago; it is asked again after " in detail
+
+
+def test_once_the_permission_is_granted_graph_is_asked_again_after_the_hour(admin_client, saved, microsoft):
+    saved_test(admin_client, saved)
+    microsoft.sim.grant_graph(microsoft.app.client_id, READ_ALL)
+    microsoft.sim.clear_requests()
+
+    with time_machine.travel(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=61)):
+        saved_test(admin_client, saved)
+
+    assert graph_requests(microsoft.sim) == 1
+    assert steps_of(saved)["Credential expiry"][0] == "ok"
+    assert saved.credential_expires_at is not None
+
+
 def test_a_stale_reading_is_read_again(admin_client, saved, microsoft, settings):
     settings.CREDENTIAL_EXPIRY_REFRESH_HOURS = 24
     microsoft.sim.grant_graph(microsoft.app.client_id, READ_ALL)

@@ -22,8 +22,9 @@ from connections.dynamics.errors import CheckError
 MAX_BODY_BYTES = 1024 * 1024
 WARN_DAYS = 30  # a credential that ends within this many days is a warning (and the first level of the digest)
 RENEW_HINT = (
-    "Add a new client secret (or certificate) under Certificates & secrets on the app registration, then update the "
-    "connection with it."
+    "Add a new client secret (or certificate) under Certificates & secrets on the app registration, then add it on "
+    "the connection page's Credentials panel (Add a new secret), TEST it and Promote it: the connection keeps "
+    "working with the current one meanwhile."
 )
 SELECT = "$select=passwordCredentials,keyCredentials"
 GRANT_HINT = (

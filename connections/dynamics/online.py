@@ -6,7 +6,6 @@ sign-in, whose refreshed token cache goes back to the caller on the runner. Both
 AzureAD app is a confidential client), whose expiry an app-only Graph token reads.
 """
 
-import math
 from concurrent.futures import TimeoutError as FutureTimeoutError
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -119,10 +118,9 @@ def expiry_text(expires_at: datetime, source: str, note: str = "") -> str:
             credential_expiry.RENEW_HINT,
         )
     if days <= credential_expiry.WARN_DAYS:
-        left = math.ceil(days)  # as the list counts them: 5 hours left is 1 day
-        raise CheckError(
-            "credential_expiring", f"{text}: in {left} day{'s' if left != 1 else ''}.", credential_expiry.RENEW_HINT
-        )
+        left = (expires_at.date() - datetime.now(UTC).date()).days  # calendar days, as the date shown reads
+        when = {0: "today", 1: "tomorrow"}.get(left, f"in {left} days")
+        raise CheckError("credential_expiring", f"{text}: {when}.", credential_expiry.RENEW_HINT)
     return text
 
 

@@ -1,6 +1,8 @@
-"""Connection health in the browser, as an administrator looks at it: the Connections list's state badges, the
-connection page's 30-day chart and its Scheduled re-tests card after the schedule has TESTed it, with the budget
-Dataverse said was left."""
+"""Connection health in the browser, as an administrator looks at it: the Connections list's state badges,
+sparklines and expiry warnings, and the connection page's 30-day chart, credential expiry and Scheduled re-tests card
+after the schedule has TESTed it, with the budget Dataverse said was left."""
+
+import datetime as dt
 
 import pytest
 from django.utils import timezone
@@ -18,7 +20,12 @@ def test_the_list_and_the_page_show_the_health_the_schedule_found(
 ):
     microsoft.sim.set_service_protection(microsoft.env.url, remaining_requests=4200, remaining_seconds=1000)
     app = {"client_id": microsoft.app.client_id, "azure_tenant": microsoft.tenant.tenant_id, "url": microsoft.env.url}
-    sales = make_connection(name="Contoso Sales", client_secret=microsoft.secret.value, **app)
+    # The app may read its own credentials (Application.Read.All); its secret ends in 5 days.
+    microsoft.sim.grant_graph(microsoft.app.client_id, "Application.Read.All")
+    ending = microsoft.sim.add_secret(
+        microsoft.app.client_id, expires_at=timezone.now() + dt.timedelta(days=5, hours=1)
+    )
+    sales = make_connection(name="Contoso Sales", client_secret=ending.value, **app)
     finance = make_connection(name="Fabrikam Finance", client_secret="a-secret-entra-has-never-seen", **app)
     make_connection(name="Northwind New", **app)
     earlier_weeks(sales, admin_user)
@@ -28,7 +35,10 @@ def test_the_list_and_the_page_show_the_health_the_schedule_found(
     page = signed_in_page
 
     page.goto(f"{live_server.url}/connections/")
-    expect(page.get_by_role("row").filter(has_text="Contoso Sales")).to_contain_text("Up")
+    sales_row = page.get_by_role("row").filter(has_text="Contoso Sales")
+    expect(sales_row).to_contain_text("Up")
+    expect(sales_row).to_contain_text("Expires in 5 days")
+    expect(sales_row.get_by_role("img")).to_have_accessible_name("Last 10 TESTs: 9 available, 1 unavailable")
     expect(page.get_by_role("row").filter(has_text="Fabrikam Finance")).to_contain_text("Down")
     expect(page.get_by_role("row").filter(has_text="Northwind New")).to_contain_text("Unknown")
     screenshot("health-connections-list")
@@ -36,6 +46,10 @@ def test_the_list_and_the_page_show_the_health_the_schedule_found(
     page.goto(f"{live_server.url}/connections/{sales.pk}/")
     expect(page.locator("#health")).to_have_text("Up")
     expect(page.locator("#history svg").first).to_be_visible()
+    expiry = page.locator("#credential-expiry")
+    expect(expiry).to_contain_text("Expires in 5 days")
+    expect(expiry).to_contain_text("Microsoft Graph")
+    expect(expiry).to_contain_text("Add a new client secret")
     expect(page.locator("#history")).to_contain_text("Schedule")  # the scheduled TESTs in the latest TESTs
     card = page.locator("#schedule")
     expect(card).to_contain_text("Next scheduled TEST:")
