@@ -2,7 +2,7 @@
 
 The page is the one everybody opens first and most often. The template loops over plain values: each row's
 links come from one reversal per kind of link (not four per row), its Last TEST is formatted here, its recent
-TESTs' sparkline comes from one more query for the whole page, and every row's TEST button submits the page's one
+TESTs' sparkline from one more column of the page's query, and every row's TEST button submits the page's one
 CSRF-protected form (`form="list-test"` with its own `formaction`).
 """
 
@@ -33,6 +33,7 @@ LIST_COLUMNS = (
     "health",
     *(column for column in expiry.COLUMNS if column != "crm_version"),
 )
+COLUMNS = (*LIST_COLUMNS, "recent_tests")  # with the sparklines' annotation (sparklines.recent_tests)
 _PLACEHOLDER = 2_147_483_647  # an id no row has: reversed once, then replaced by each row's own
 
 
@@ -52,7 +53,7 @@ class Row:
     expiry_badge: str  # "Expired", "Expires in 5 days", or "" (fine, or not known)
     expiry_expired: bool
     expiry_date: str
-    sparkline: sparklines.Sparkline | None  # the last TESTs, one query for the page (connections/sparklines.py)
+    sparkline: sparklines.Sparkline | None  # the last TESTs, a column of the page's query (connections/sparklines.py)
     can_manage: bool
     detail_url: str
     test_url: str
@@ -84,11 +85,11 @@ def _minutes(local: datetime) -> str:
 def rows(connections: list[dict], *, user, is_administrator: bool) -> list[Row]:
     link = _Links("detail", "test", "edit", "delete")
     now = timezone.now()
-    drawn = sparklines.for_connections([connection["pk"] for connection in connections])
-    return [_row(connection, link, user.pk, is_administrator, now, drawn) for connection in connections]
+    draw = sparklines.Drawer()
+    return [_row(connection, link, user.pk, is_administrator, now, draw) for connection in connections]
 
 
-def _row(values: dict, link: _Links, user_pk: int, is_administrator: bool, now: datetime, drawn: dict) -> Row:
+def _row(values: dict, link: _Links, user_pk: int, is_administrator: bool, now: datetime, draw) -> Row:
     pk, tested_at, owner_id = values["pk"], values["last_tested_at"], values["owner_id"]
     local = timezone.localtime(tested_at) if tested_at else None
     ends = expiry.effective(values)
@@ -107,7 +108,7 @@ def _row(values: dict, link: _Links, user_pk: int, is_administrator: bool, now: 
         expiry_badge=ends.badge(now) if ends else "",
         expiry_expired=bool(ends and ends.level(now) == expiry.EXPIRED),
         expiry_date=f"{ends.expires_at:%Y-%m-%d}" if ends else "",
-        sparkline=drawn.get(pk),
+        sparkline=draw(values.get("recent_tests")),
         can_manage=is_administrator or owner_id == user_pk,
         detail_url=link("detail", pk),
         test_url=link("test", pk),

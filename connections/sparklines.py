@@ -1,7 +1,8 @@
 """The Connections list's sparklines: each row's last LIST_SPARKLINE_TESTS TESTs, one bar each.
 
-One query for every row on the page, whatever the page size and history length, reading N TESTs a connection from
-the index testrun_history (connection, newest first) and the result (the outcome and the time taken) of those only.
+No query of their own: a column of the page's rows query, whatever the page size and history length, reading N
+TESTs a connection from the index testrun_history (connection, newest first) and the result (the outcome and the time
+taken) of those only.
 The TESTs drawn are the ones the connection page's chart counts (connections/history_page.py): finished, of the
 saved settings (`TestRunQuerySet.of_saved_settings`; the Edit form's TESTs of typed values are not).
 
@@ -17,6 +18,7 @@ from html import escape
 
 from django.conf import settings
 from django.db import connection
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
@@ -26,33 +28,25 @@ SLOT = 6  # the width per TEST, in SVG units (= CSS pixels): a bar 4 wide and a 
 HEIGHT = 18  # the template's too
 MIN_BAR = 4  # the quickest TEST still shows as a bar, its colour readable
 
-# The time, the outcome and the time taken, read out of the result JSON of the kept rows only. SQLite's time as
-# text: its column type would have Django's converter parse it with a regular expression, ten times slower.
-_COLUMNS = {
-    "postgresql": "r.created_at, (r.result ->> 'ok') = 'true', (r.result ->> 'elapsed')::float8",
-    "sqlite": "CAST(r.created_at AS TEXT), json_extract(r.result, '$.ok'), json_extract(r.result, '$.elapsed')",
+# Each row's last TESTs, as one more column of the page's own query (no query of its own): a correlated subquery
+# reads the connection's newest N TESTs from the index testrun_history (connection, newest first), only their time,
+# outcome and time taken out of the result JSON, and joins them into one text ("time|ok|elapsed;…"). The TESTs
+# counted, twice: TestRunQuerySet.of_saved_settings, finished; `state NOT IN` (there are three states) so that
+# SQLite, without statistics, reads the connection's index rather than the queue's. SQLite's time as text: its column
+# type would have Django's converter parse it with a regular expression, ten times slower.
+_ITEM = {
+    "postgresql": "r.created_at::text || '|' || coalesce(r.result ->> 'ok', 'false') || '|' || "
+    "coalesce(r.result ->> 'elapsed', '0')",
+    "sqlite": "CAST(r.created_at AS TEXT) || '|' || coalesce(json_extract(r.result, '$.ok'), 0) || '|' || "
+    "coalesce(json_extract(r.result, '$.elapsed'), 0)",
 }
-# Per connection, the time of its Nth newest TEST (read from testrun_history, newest first, N rows at most), then
-# its TESTs since then (the same index, a range): the work is the page's N TESTs a row, however long the history.
-# (A window function numbering every TEST reads every TEST of the page's connections: 12 ms more at 400 each.)
-# The TESTs counted, twice: TestRunQuerySet.of_saved_settings, finished; `state NOT IN` (there are three states) so
-# that SQLite, without statistics, reads the connection's index (testrun_history) rather than the queue's.
-_RECENT = """
-WITH cutoff AS (
-    SELECT c.id AS connection_id, (
-        SELECT x.created_at FROM connections_testrun x
-        WHERE x.connection_id = c.id AND x.state NOT IN (%s, %s) AND NOT (x.source = %s AND x.fingerprint = '')
-            AND x.source <> %s
-        ORDER BY x.created_at DESC LIMIT 1 OFFSET %s
-    ) AS since
-    FROM connections_connection c WHERE c.id IN ({pks})
-)
-SELECT r.connection_id, {columns}
-FROM cutoff JOIN connections_testrun r ON r.connection_id = cutoff.connection_id
-WHERE r.created_at >= COALESCE(cutoff.since, %s)
-    AND r.state NOT IN (%s, %s) AND NOT (r.source = %s AND r.fingerprint = '') AND r.source <> %s
-"""
-_EPOCH = datetime(1, 1, 1, tzinfo=UTC)  # "since": a connection with fewer than N TESTs has all of them drawn
+_JOINED = {"postgresql": "string_agg(item, ';')", "sqlite": "group_concat(item, ';')"}
+_RECENT = """(SELECT {joined} FROM (
+    SELECT {item} AS item FROM connections_testrun r
+    WHERE r.connection_id = connections_connection.id AND r.state NOT IN (%s, %s)
+        AND NOT (r.source = %s AND r.fingerprint = '') AND r.source <> %s
+    ORDER BY r.created_at DESC LIMIT %s
+) recent)"""
 
 
 @dataclass(frozen=True)
@@ -69,25 +63,29 @@ class Sparkline:
         return f"{label}: {self.good} available, {self.count - self.good} unavailable"
 
 
-def for_connections(pks: list[int]) -> dict[int, Sparkline]:
-    """Each connection's sparkline, by pk; a connection without a TEST of its saved settings has none."""
-    if not pks:
-        return {}
-    count = settings.LIST_SPARKLINE_TESTS
-    tests: dict[int, list] = {}
-    for row in _recent(pks, count):
-        tests.setdefault(row[0], []).append(row[1:])
-    when = _Times(timezone.get_current_timezone())
-    return {pk: _sparkline(found, count, when) for pk, found in tests.items()}
+def recent_tests() -> RawSQL:
+    """The annotation that reads each row's last TESTs with the page's rows (`drawn` turns it into its sparkline)."""
+    sql = _RECENT.format(joined=_JOINED[connection.vendor], item=_ITEM[connection.vendor])
+    excluded = [RunState.QUEUED.value, RunState.RUNNING.value, RunSource.FORM.value, RunSource.NEW_CREDENTIAL.value]
+    return RawSQL(sql, [*excluded, settings.LIST_SPARKLINE_TESTS])  # noqa: S611 (no input: constants and a setting)
 
 
-def _recent(pks: list[int], count: int) -> list[tuple]:
-    sql = _RECENT.format(columns=_COLUMNS[connection.vendor], pks=", ".join(["%s"] * len(pks)))
-    counted = [RunState.QUEUED.value, RunState.RUNNING.value, RunSource.FORM.value, RunSource.NEW_CREDENTIAL.value]
-    epoch = connection.ops.adapt_datetimefield_value(_EPOCH)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*counted, count - 1, *pks, epoch, *counted])
-        return cursor.fetchall()
+class Drawer:
+    """Draws each row's sparkline from its `recent_tests` column, in the current time zone."""
+
+    def __init__(self):
+        self.count = settings.LIST_SPARKLINE_TESTS
+        self.when = _Times(timezone.get_current_timezone())
+
+    def __call__(self, joined: str | None) -> Sparkline | None:
+        """None for a connection without a TEST of its saved settings."""
+        if not joined:
+            return None
+        tests = []
+        for item in joined.split(";"):
+            created_at, ok, elapsed = item.split("|")
+            tests.append((created_at, ok in ("1", "true"), float(elapsed)))
+        return _sparkline(tests, self.count, self.when)
 
 
 class _Times:

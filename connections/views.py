@@ -25,6 +25,7 @@ from connections import (
     rotation_page,
     run_views,
     schedule_page,
+    sparklines,
 )
 from connections.callback_url import default_callback_url
 from connections.form_page import render_form
@@ -68,7 +69,7 @@ def connection_list(request: HttpRequest) -> HttpResponse:
     is_administrator = access.is_administrator(request.user)
     crm = shown_status("dynamics-crm")
     # The page's rows as plain values, the owner's name joined in; the pager's count has no join.
-    shown = list(page.object_list.values(*list_rows.LIST_COLUMNS))
+    shown = list(page.object_list.annotate(recent_tests=sparklines.recent_tests()).values(*list_rows.COLUMNS))
     rows_html = list_rows.table_body(
         shown, user=request.user, is_administrator=is_administrator, crm_active=bool(crm and crm.active)
     )
