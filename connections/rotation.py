@@ -148,10 +148,7 @@ def _current_as_previous(connection: Connection, actor) -> CredentialSlot:
     previous.replaced_at = timezone.now()
     if connection.uses_certificate:
         previous.credential_encrypted = connection.certificate_encrypted
-        previous.certificate_subject = connection.certificate_subject
-        previous.certificate_sha1 = connection.certificate_sha1
-        previous.certificate_sha256 = connection.certificate_sha256
-        previous.certificate_not_after = connection.certificate_not_after
+        _copy_certificate_facts(connection, previous)
     else:
         previous.credential_encrypted = connection.client_secret_encrypted
     return previous
@@ -160,10 +157,7 @@ def _current_as_previous(connection: Connection, actor) -> CredentialSlot:
 def _make_current(connection: Connection, new: CredentialSlot) -> None:
     if new.is_certificate:
         connection.certificate_encrypted = new.credential_encrypted
-        connection.certificate_subject = new.certificate_subject
-        connection.certificate_sha1 = new.certificate_sha1
-        connection.certificate_sha256 = new.certificate_sha256
-        connection.certificate_not_after = new.certificate_not_after
+        _copy_certificate_facts(new, connection)
     else:
         connection.client_secret_encrypted = new.credential_encrypted
 
@@ -213,3 +207,12 @@ def _require_rotation(connection: Connection) -> None:
             "Rotation is for CRMOnline connections with AzureServicePrincipal: edit the connection to change its "
             "credential."
         )
+
+
+CERTIFICATE_FACTS = ("certificate_subject", "certificate_sha1", "certificate_sha256", "certificate_not_after")
+
+
+def _copy_certificate_facts(source, target) -> None:
+    """The certificate's public facts (shown on the page), from a connection to a slot or back."""
+    for name in CERTIFICATE_FACTS:
+        setattr(target, name, getattr(source, name))

@@ -1,21 +1,17 @@
 """The schedule on two real workers (`manage.py run_huey` in two processes on one queue and one database): every due
 connection is TESTed exactly once, and never more scheduled TESTs at once than SCHEDULED_TEST_CONCURRENCY."""
 
-import os
-import signal
-import subprocess
 import sys
 import time
 
 import pytest
 from django.utils import timezone
-from huey.contrib.djhuey import HUEY
 
 from connections.background import continue_schedule
 from connections.models import Connection
 from connections.runs import RunSource, RunState, TestRun
 from tests.test_connection_test import good
-from tests.test_worker import BASE_DIR, database_url
+from tests.test_worker import worker_processes
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fast_password_hashing")]
 CONNECTIONS = 12
@@ -26,26 +22,19 @@ CONCURRENCY = 3
 def two_workers(tmp_path, tasks_run_inline, microsoft):
     """Two worker processes on the queue this test process writes to; their TESTs reach the simulator as
     bench/load_worker.py's do (a hosts-file resolver in the worker)."""
-    queue = tmp_path / "tasks.sqlite3"
-    kept = dict(HUEY.storage_kwargs)
-    HUEY.storage_kwargs = {**kept, "filename": str(queue)}
-    HUEY.immediate = False
-    environment = {**os.environ, "DATABASE_URL": database_url(), "TASK_QUEUE_URL": f"sqlite:///{queue}"}
-    environment |= {"TEST_WORKERS": "3", "LOG_LEVEL": "WARNING", "OUTBOUND_ALLOWED_NETWORKS": "127.0.0.1/32"}
-    environment |= {"SCHEDULED_TEST_CONCURRENCY": str(CONCURRENCY), "LOAD_SIMULATOR_PORT": str(microsoft.sim.port)}
-    environment |= {"REQUESTS_CA_BUNDLE": microsoft.sim.ca_cert_path, "CURL_CA_BUNDLE": microsoft.sim.ca_cert_path}
-    command = [sys.executable, "-m", "bench.load_worker"]
-    workers = [subprocess.Popen(command, cwd=BASE_DIR, env=environment, stderr=subprocess.PIPE) for _ in range(2)]
-    yield workers
-    for process in workers:
-        process.send_signal(signal.SIGINT)
-    for process in workers:
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-    HUEY.immediate = True
-    HUEY.storage_kwargs = kept
+    ca_bundle = microsoft.sim.ca_cert_path
+    with worker_processes(
+        tmp_path,
+        [sys.executable, "-m", "bench.load_worker"],
+        count=2,
+        TEST_WORKERS="3",
+        OUTBOUND_ALLOWED_NETWORKS="127.0.0.1/32",
+        SCHEDULED_TEST_CONCURRENCY=str(CONCURRENCY),
+        LOAD_SIMULATOR_PORT=str(microsoft.sim.port),
+        REQUESTS_CA_BUNDLE=ca_bundle,
+        CURL_CA_BUNDLE=ca_bundle,
+    ) as workers:
+        yield workers
 
 
 def most_at_once(runs) -> int:

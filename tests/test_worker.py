@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -28,26 +29,39 @@ def database_url() -> str:
     )
 
 
-@pytest.fixture
-def worker(tmp_path, tasks_run_inline):
-    """This test process queues into a SQLite file; a worker process of its own takes from it."""
+@contextmanager
+def worker_processes(tmp_path, command: list[str], count: int = 1, **settings: str):
+    """This test process queues into a SQLite file; `count` worker processes of their own (`command`, with the
+    test database and `settings` in their environment) take from it."""
     queue = tmp_path / "tasks.sqlite3"
     kept = dict(HUEY.storage_kwargs)
     HUEY.storage_kwargs = {**kept, "filename": str(queue)}
     HUEY.immediate = False
     environment = {**os.environ, "DATABASE_URL": database_url(), "TASK_QUEUE_URL": f"sqlite:///{queue}"}
     environment |= {"TEST_WORKERS": "2", "LOG_LEVEL": "WARNING", "OUTBOUND_ALLOWED_NETWORKS": "127.0.0.0/8"}
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "run_huey"], cwd=BASE_DIR, env=environment, stderr=subprocess.PIPE, text=True
-    )
-    yield process
-    process.send_signal(signal.SIGINT)
+    environment |= settings
+    processes = [
+        subprocess.Popen(command, cwd=BASE_DIR, env=environment, stderr=subprocess.PIPE, text=True)
+        for _ in range(count)
+    ]
     try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    HUEY.immediate = True
-    HUEY.storage_kwargs = kept
+        yield processes
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGINT)
+        for process in processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        HUEY.immediate = True
+        HUEY.storage_kwargs = kept
+
+
+@pytest.fixture
+def worker(tmp_path, tasks_run_inline):
+    with worker_processes(tmp_path, [sys.executable, "manage.py", "run_huey"]) as (process,):
+        yield process
 
 
 def wait_until_done(run_id: str, seconds: float = 30) -> TestRun:
