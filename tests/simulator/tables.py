@@ -235,14 +235,13 @@ def _public_tables() -> list[Table]:
 
 
 def _private_tables() -> list[Table]:
-    return [
-        _table(
-            "principalobjectaccess", "principalobjectaccessset", "Principal Object Access", 11, "PrincipalObjectAccess"
-        ),
-        _table("subscription", "subscriptions", "Subscription", 29, "Subscription"),
-        _table("internaladdress", "internaladdresses", "Internal Address", 1003, "InternalAddress"),
-        _table("imagedescriptor", "imagedescriptors", "Image Descriptor", 1007, "ImageDescriptor"),
+    names = [
+        ("principalobjectaccess", "principalobjectaccessset", "Principal Object Access", 11, "PrincipalObjectAccess"),
+        ("subscription", "subscriptions", "Subscription", 29, "Subscription"),
+        ("internaladdress", "internaladdresses", "Internal Address", 1003, "InternalAddress"),
+        ("imagedescriptor", "imagedescriptors", "Image Descriptor", 1007, "ImageDescriptor"),
     ]
+    return [_table(*spec, is_private=True) for spec in names]
 
 
 def _sample_rows(tables: dict[str, Table]) -> None:
