@@ -171,6 +171,9 @@ class TableApi:
 
     def privilege_denied(self, env_key: str, caller: Caller, table: Table) -> Response:
         """403 with the message Dataverse gives a principal missing a table's privilege."""
+        return error(403, PRIVILEGE_DENIED, self.privilege_message(env_key, caller, table))
+
+    def privilege_message(self, env_key: str, caller: Caller, table: Table) -> str:
         privilege = table.read_privilege
         count = len({grant.name for grant in self.security.grants(env_key, caller.user_id)})
         roles = self.security.role_count(env_key, caller.user_id)
@@ -180,7 +183,7 @@ class TableApi:
             f"(Id={privilege_id(privilege)}) on OTC={table.object_type_code} for entity '{table.logical_name}'. "
             f"context.Caller={caller.user_id}"
         )
-        return error(403, PRIVILEGE_DENIED, message)
+        return message
 
     # --- rows -----------------------------------------------------------------------------------
 
@@ -369,12 +372,12 @@ def _render(table: Table, row: dict, columns: list[Column], patterns: list[str])
 
 def _json_value(column: Column, value):
     if column.type == "DateTime":
-        moment = _as_datetime(value)
+        moment = as_datetime(value)
         return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
     return value
 
 
-def _as_datetime(value) -> dt.datetime:
+def as_datetime(value) -> dt.datetime:
     if isinstance(value, dt.datetime):
         return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
     return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
@@ -393,6 +396,6 @@ def _formatted(column: Column, value) -> str | None:
     if column.type == "Boolean":
         return column.options.get(int(bool(value)), "Yes" if value else "No")
     if column.type == "DateTime":
-        moment = _as_datetime(value)
+        moment = as_datetime(value)
         return f"{moment.month}/{moment.day}/{moment.year} {moment.strftime('%I:%M %p').lstrip('0')}"
     return None
