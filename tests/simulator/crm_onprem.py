@@ -87,6 +87,11 @@ class CrmOnPremService:
         self.token_issuer = ""  # the "iss" of AD FS's access tokens
         self.token_issuer_url = ""  # the AD FS address, for the Bearer challenge
         self.tables = TableApi(Catalogue(), Security())  # every organization's tables and roles
+        self.tables.user_exists = self.user_exists
+
+    def user_exists(self, key: str, user_id: str) -> bool:
+        orgs = [o for server in self.directory.servers.values() for o in server.organizations.values()]
+        return any(u.user_id.lower() == user_id.lower() for o in orgs if org_key(o) == key for u in o.users.values())
 
     def handle(self, request: Request, state: ConnectionState) -> Response:
         server = self.directory.find_server(request.host)

@@ -82,6 +82,7 @@ class DataverseService:
         self.functions = {"WhoAmI": self.whoami, "RetrieveVersion": self.retrieve_version}
         self.access = AccessControl()
         self.tables = TableApi(Catalogue(), Security())
+        self.tables.user_exists = self.user_exists
 
     def reset(self) -> None:
         """Forget the knobs, tables and roles (every environment starts with the default catalogue)."""
@@ -134,6 +135,15 @@ class DataverseService:
                 405, GENERIC_CODE, f"The requested resource does not support http method '{request.method}'."
             )
         return function(request, env, user, match["version"])
+
+    def user_exists(self, env_key: str, user_id: str) -> bool:
+        """Whether ``user_id`` is the systemuserid of an application user or a Dataverse user of the environment."""
+        env = self.directory.find_environment(env_key)
+        with self.directory._lock:
+            app_users = {u.user_id.lower() for u in env.users.values()} if env else set()
+        members = self.directory.delegated.dataverse_users
+        people = {m.user_id.lower() for (key, _), m in list(members.items()) if key == env_key}
+        return user_id.lower() in app_users | people
 
     def member(self, env: Environment, claims: dict) -> ApplicationUser | DataverseUser | None:
         """The systemuser behind the token: the signed-in user (``scp``) or the app (application user)."""

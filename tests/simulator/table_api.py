@@ -25,6 +25,7 @@ import datetime as dt
 import fnmatch
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote, unquote
 
@@ -88,6 +89,7 @@ class TableApi:
         self.catalogue = catalogue
         self.security = security
         self.endless: set[tuple[str, str]] = set()  # (environment key, entity set) whose pages never end
+        self.user_exists: Callable[[str, str], bool] = lambda env_key, user_id: True  # set by the host service
 
     def route(self, request: Request, env_key: str, base: str, segment: str, caller: Caller) -> Response | None:
         """Answer ``segment`` (the path after ``/api/data/v9.x/``), or None when it is none of these."""
@@ -148,6 +150,8 @@ class TableApi:
         users = self.catalogue.find(env_key, "systemuser")
         if user_id.lower() != caller.user_id.lower() and not self.security.can_read(env_key, caller.user_id, users):
             return self.privilege_denied(env_key, caller, users)
+        if not self.user_exists(env_key, user_id):
+            return error(404, OBJECT_NOT_FOUND, f"systemuser With Id = {user_id} Does Not Exist")
         wanted = re.search(r"PrivilegeName='([^']*)'", args)
         by_name = function == "RetrieveUserPrivilegeByPrivilegeName"
         strongest: dict[str, str] = {}

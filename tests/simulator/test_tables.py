@@ -81,11 +81,16 @@ def test_it_retrieves_the_privileges_of_the_roles_and_teams(sim, contoso):
     assert default["@odata.context"] == API + "$metadata#Microsoft.Dynamics.CRM.RetrieveUserPrivilegesResponse"
     read_account = next(p for p in default["RolePrivileges"] if p["PrivilegeName"] == "prvReadAccount")
     assert read_account["Depth"] == "Global" and read_account["BusinessUnitId"] == contoso.env.business_unit_id
+    nobody = "00000000-0000-0000-0000-000000000001"
+    missing = get(f"systemusers({nobody})/Microsoft.Dynamics.CRM.RetrieveUserPrivileges()", token)
+    assert missing.status_code == 404
+    assert missing.json()["error"] == {"code": "0x80040217", "message": f"systemuser With Id = {nobody} Does Not Exist"}
     sim.define_role(ENV_URL, "Contacts", {"prvReadContact": "Local"})
     sim.define_role(ENV_URL, "Leads", {"prvReadLead": "Global"})
     sim.set_roles(ENV_URL, contoso.user, "Contacts")
     sim.add_team(ENV_URL, "Sales", members=[contoso.user], roles=["Leads"])
     held = {p["PrivilegeName"]: p["Depth"] for p in get(path, token).json()["RolePrivileges"]}
+    assert get(missing.url.removeprefix(API), token).status_code == 403  # another user's: prvReadUser is gone
     # Team roles count, but RetrieveUserPrivileges reports them at Basic depth (the function's Remarks).
     assert held == {"prvReadContact": "Local", "prvReadLead": "Basic"}
     by_name = get(
@@ -94,6 +99,15 @@ def test_it_retrieves_the_privileges_of_the_roles_and_teams(sim, contoso):
         token,
     ).json()
     assert [(p["PrivilegeName"], p["Depth"]) for p in by_name["RolePrivileges"]] == [("prvReadLead", "Global")]
+
+
+def test_a_signed_in_user_retrieves_their_own_privileges(sim, maria):
+    _, result = signed_in(maria)
+    path = f"systemusers({maria.member.user_id})/Microsoft.Dynamics.CRM.RetrieveUserPrivileges()"
+    answer = get(path, result["access_token"])
+    assert answer.status_code == 200 and "prvReadContact" in {
+        p["PrivilegeName"] for p in answer.json()["RolePrivileges"]
+    }
 
 
 def test_a_read_without_the_privilege_gets_dataverses_403(sim, contoso):
