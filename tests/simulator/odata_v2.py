@@ -20,7 +20,8 @@ import re
 from urllib.parse import quote
 
 from .messages import Request, Response
-from .table_api import Caller, TableApi, as_datetime
+from .table_api import Caller, TableApi
+from .table_rows import as_datetime
 from .tables import LOOKUP_TYPES, OPTION_TYPES, Column, Table
 
 PATH = "XRMServices/2011/OrganizationData.svc"

@@ -21,26 +21,30 @@ authentication. As Microsoft documents them:
 
 from __future__ import annotations
 
-import datetime as dt
-import fnmatch
 import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import quote, unquote
 
 from .messages import Request, Response
 from .roles import DEPTHS, Security, privilege_id
-from .tables import LOOKUP_TYPES, OPTION_TYPES, Catalogue, Column, Table, label, stable_guid
+from .table_rows import (
+    MAX_PAGE_SIZE,
+    names,
+    next_link,
+    page_number,
+    page_of,
+    patterns,
+    render,
+    requested_page_size,
+    select_columns,
+)
+from .tables import LOOKUP_TYPES, Catalogue, Column, Table, label, stable_guid
 
 ODATA_JSON = "application/json; odata.metadata=minimal"
 NOT_FOUND_CODE = "0x80060888"
 PRIVILEGE_DENIED = "0x80040220"  # PrivilegeDenied, -2147220960 ("Principal user is missing privilege on OTC")
 OBJECT_NOT_FOUND = "0x80040217"  # ObjectDoesNotExist
-MAX_PAGE_SIZE = 5000
-FORMATTED = "OData.Community.Display.V1.FormattedValue"
-LOOKUP_NAME = "Microsoft.Dynamics.CRM.lookuplogicalname"
-NAVIGATION = "Microsoft.Dynamics.CRM.associatednavigationproperty"
 INTERACTIVE, NON_INTERACTIVE = 0, 4  # systemuser accessmode: Read-Write; Non-interactive (application users)
 
 _ENTITY = re.compile(r"EntityDefinitions\(LogicalName='(?P<name>[^']*)'\)(?P<attributes>/Attributes)?")
@@ -49,7 +53,6 @@ _PRIVILEGES = re.compile(
     r"(?P<function>RetrieveUserPrivileges|RetrieveUserPrivilegeByPrivilegeName)\((?P<args>[^)]*)\)"
 )
 _PREFERENCE = re.compile(r'\s*(?P<name>[\w.-]+)(?:\s*=\s*(?P<value>"[^"]*"|[^,]*))?\s*(?:,|$)')
-_PAGE = re.compile(r'pagenumber="(?P<page>\d+)"')
 _ATTRIBUTE_TYPE_NAMES = {"Uniqueidentifier": "UniqueidentifierType", "BigInt": "BigIntType"}
 
 
@@ -108,7 +111,7 @@ class TableApi:
     # --- definitions ------------------------------------------------------------------------
 
     def entity_definitions(self, env_key: str, base: str, params: dict) -> Response:
-        select = _names(params.get("$select"))
+        select = names(params.get("$select"))
         tables = list(self.catalogue.tables(env_key).values())
         try:
             tables = [t for t in tables if _matches(params.get("$filter", ""), _entity_properties(t))]
@@ -124,7 +127,7 @@ class TableApi:
             return error(
                 404, OBJECT_NOT_FOUND, f"Entity with LogicalName = '{name}' was not found in the MetadataCache."
             )
-        select = _names(params.get("$select"))
+        select = names(params.get("$select"))
         if not attributes:
             context = f"{base}$metadata#EntityDefinitions({','.join(select)})/$entity" if select else ""
             return ok(
@@ -196,7 +199,7 @@ class TableApi:
             return self.privilege_denied(env_key, caller, table)
         params, prefer = request.query_params(), preferences(request)
         try:
-            columns = _select_columns(table, params.get("$select"))
+            columns = select_columns(table, params.get("$select"))
             top = int(params["$top"]) if "$top" in params else None
         except ValueError as err:
             return error(400, NOT_FOUND_CODE, str(err))
@@ -204,30 +207,24 @@ class TableApi:
         annotations = prefer.get("odata.include-annotations")
         if annotations is not None:
             applied.append(f'odata.include-annotations="{annotations}"')
-        page_size = _page_size(prefer.get("odata.maxpagesize"))
-        if top is not None or page_size is None:
-            page_size = None
-        else:
+        page_size = requested_page_size(prefer.get("odata.maxpagesize")) if top is None else None
+        if page_size is not None:
             applied.append(f"odata.maxpagesize={page_size}")
-        rows, page = table.rows, _page_number(params.get("$skiptoken"))
+        rows, page = table.rows, page_number(params.get("$skiptoken"))
         endless = (env_key, table.entity_set_name) in self.endless
         size = top if top is not None else (page_size or MAX_PAGE_SIZE)
-        chosen = _page_of(rows, page, size, endless)
+        chosen = page_of(rows, page, size, endless)
         select = params.get("$select")
         context = f"{base}$metadata#{table.entity_set_name}" + (f"({select})" if select else "")
         payload: dict = {"@odata.context": context}
-        payload["value"] = [_render(table, row, columns, _patterns(annotations)) for row in chosen]
+        payload["value"] = [render(table, row, columns, patterns(annotations)) for row in chosen]
         more = endless or page * size < len(rows)
         if top is None and more:
-            payload["@odata.nextLink"] = _next_link(base, table, params, page + 1)
+            payload["@odata.nextLink"] = next_link(base, table, params, page + 1)
         return ok(payload, {"Preference-Applied": ",".join(applied)} if applied else None)
 
 
 # --- pieces -------------------------------------------------------------------------------------
-
-
-def _names(select: str | None) -> list[str]:
-    return [name.strip() for name in (select or "").split(",") if name.strip()]
 
 
 def _selected(properties: dict, select: list[str]) -> dict:
@@ -300,106 +297,3 @@ def _matches(expression: str, properties: dict) -> bool:
         if (properties[name] == expected) != (operator == "eq"):
             return False
     return True
-
-
-def _select_columns(table: Table, select: str | None) -> list[Column]:
-    if not select:
-        return list(table.columns.values())
-    by_property = {column.property_name: column for column in table.columns.values()}
-    chosen = []
-    for name in _names(select):
-        if name not in by_property:
-            raise ValueError(
-                f"Could not find a property named '{name}' on type 'Microsoft.Dynamics.CRM.{table.logical_name}'."
-            )
-        chosen.append(by_property[name])
-    return chosen
-
-
-def _page_size(value: str | None) -> int | None:
-    if value is None or not value.strip().isdigit():
-        return None
-    size = int(value)
-    return size if 0 < size <= MAX_PAGE_SIZE else None
-
-
-def _page_number(skiptoken: str | None) -> int:
-    match = _PAGE.search(unquote(skiptoken or ""))
-    return int(match["page"]) if match else 1
-
-
-def _page_of(rows: list[dict], page: int, size: int, endless: bool) -> list[dict]:
-    if not endless:
-        return rows[(page - 1) * size : page * size]
-    return [rows[i % len(rows)] for i in range((page - 1) * size, page * size)] if rows else []
-
-
-def _next_link(base: str, table: Table, params: dict, page: int) -> str:
-    paging = f"%253ccookie%2520page%253d%2522{page - 1}%2522%253e"
-    cookie = f'<cookie pagenumber="{page}" pagingcookie="{paging}" istracking="False" />'
-    query = [f"{k}={v}" for k, v in params.items() if k != "$skiptoken"]
-    query.append("$skiptoken=" + quote(cookie, safe=""))
-    return f"{base}{table.entity_set_name}?" + "&".join(query)
-
-
-def _patterns(annotations: str | None) -> list[str]:
-    return [p.strip() for p in (annotations or "").split(",") if p.strip() and not p.strip().startswith("-")]
-
-
-def _wants(patterns: list[str], annotation: str) -> bool:
-    return any(fnmatch.fnmatchcase(annotation, pattern) for pattern in patterns)
-
-
-def _render(table: Table, row: dict, columns: list[Column], patterns: list[str]) -> dict:
-    out: dict = {"@odata.etag": f'W/"{row["@version"]}"'}
-    for column in columns:
-        value, prop = row.get(column.logical_name), column.property_name
-        if value is not None and column.type in LOOKUP_TYPES:
-            guid, name, target = (*value, column.target)[:3] if isinstance(value, tuple) else (value, "", column.target)
-            if _wants(patterns, FORMATTED):
-                out[f"{prop}@{FORMATTED}"] = name
-            if _wants(patterns, NAVIGATION):
-                suffix = f"_{target}" if column.type == "Customer" else ""
-                out[f"{prop}@{NAVIGATION}"] = f"{column.logical_name}{suffix}"
-            if _wants(patterns, LOOKUP_NAME):
-                out[f"{prop}@{LOOKUP_NAME}"] = target
-            value = guid
-        elif value is not None:
-            value = _json_value(column, value)
-            formatted = _formatted(column, value)
-            if formatted is not None and _wants(patterns, FORMATTED):
-                out[f"{prop}@{FORMATTED}"] = formatted
-        out[prop] = value
-    out[table.primary_id] = row[table.primary_id]
-    return out
-
-
-def _json_value(column: Column, value):
-    if column.type == "DateTime":
-        moment = as_datetime(value)
-        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return value
-
-
-def as_datetime(value) -> dt.datetime:
-    if isinstance(value, dt.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-    return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-
-
-def _formatted(column: Column, value) -> str | None:
-    """What Dataverse shows a user with English (United States) settings in UTC."""
-    if column.type in OPTION_TYPES:
-        return column.options.get(value, str(value))
-    if column.type == "Money":
-        return f"${value:,.2f}"
-    if column.type in ("Integer", "BigInt"):
-        return f"{value:,}"
-    if column.type in ("Decimal", "Double"):
-        return f"{value:,.2f}"
-    if column.type == "Boolean":
-        return column.options.get(int(bool(value)), "Yes" if value else "No")
-    if column.type == "DateTime":
-        moment = as_datetime(value)
-        return f"{moment.month}/{moment.day}/{moment.year} {moment.strftime('%I:%M %p').lstrip('0')}"
-    return None
