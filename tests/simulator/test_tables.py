@@ -191,6 +191,19 @@ def test_server_driven_paging_follows_the_next_link_to_the_last_page(sim, contos
     assert len(top.json()["value"]) == 3 and "@odata.nextLink" not in top.json()
 
 
+def test_both_preferences_in_one_prefer_header_are_applied(sim, contoso):
+    prefer = f'odata.include-annotations="{FORMATTED},Microsoft.Dynamics.CRM.lookuplogicalname", odata.maxpagesize=1'
+    answer = get("accounts?$select=name,_primarycontactid_value", app_token(contoso), Prefer=prefer)
+    assert answer.headers["Preference-Applied"] == (
+        f'odata.include-annotations="{FORMATTED},Microsoft.Dynamics.CRM.lookuplogicalname",odata.maxpagesize=1'
+    )
+    [row] = answer.json()["value"]
+    assert row["_primarycontactid_value@Microsoft.Dynamics.CRM.lookuplogicalname"] == "contact"
+    assert "@odata.nextLink" in answer.json()
+    ignored = get("accounts", app_token(contoso), Prefer="odata.maxpagesize=5001")  # above 5,000: ignored
+    assert "Preference-Applied" not in ignored.headers and "@odata.nextLink" not in ignored.json()
+
+
 def test_an_endless_table_has_a_next_link_on_every_page(sim, contoso):
     sim.set_endless_paging(ENV_URL, "accounts")
     token, link = app_token(contoso), API + "accounts?$select=name"
