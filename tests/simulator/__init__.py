@@ -29,6 +29,22 @@ Dataverse service protection (:mod:`.protection`): answers carry
 remaining_requests=None, remaining_seconds=None, request_seconds=0.01, retry_after=None)`` enforces
 the limits per user: 429 with ``Retry-After`` and ``0x80072322`` / ``0x80072321`` / ``0x80072326``.
 
+Tables (:mod:`.tables`, :mod:`.table_api`, API in :mod:`.simulator_tables`): every environment has a default
+catalogue (account, contact, lead, opportunity, incident, systemuser, businessunit, team with a few rows, and
+private tables). ``GET EntityDefinitions?$select=...&$filter=IsPrivate eq false`` (not paged, as Microsoft
+documents for metadata), ``EntityDefinitions(LogicalName='account')/Attributes``,
+``systemusers({id})/Microsoft.Dynamics.CRM.RetrieveUserPrivileges()`` and ``{EntitySetName}?$select=&$top=``
+(``Prefer: odata.maxpagesize`` paging with ``@odata.nextLink``, ``odata.include-annotations`` formatted values,
+403 ``0x80040220`` without the read privilege, 404 ``0x80060888`` for an unknown set) count against service
+protection like WhoAmI. Knobs: ``add_table(env.url, "new_widget", columns=[("new_name", "String")], rows=[...])``,
+``add_rows``, ``define_role(env.url, "Reader", {"prvReadAccount": "Global"})``, ``set_roles(env.url,
+app_user, "Reader")`` / ``assign_roles`` (everyone starts with ``roles.DEFAULT_ROLE``, which reads the common
+tables), ``add_team(env.url, "Sales", members=[...], roles=[...])``, ``set_endless_paging(env.url, "accounts")``,
+``block_app(env.url, client_id)`` (app access control: user tokens get 403 ``0x80095ffc``) and
+``set_ip_firewall(env.url, allowed=["10.0.0.0/8"], allow_application_users=True, audit_only=False,
+reverse_proxies=())`` (403 ``0x80095ffe``); see :mod:`.access_control`. The on-premises simulator has the same
+table API per organization, and the OData v2 service for CRM 2011-2015 (:mod:`.odata_v2`).
+
 Users (AuthScheme=AzureAD, delegated): a browser signs in once, the app refreshes by itself::
 
         user = sim.add_user(tenant.tenant_id, upn="maria@contoso.onmicrosoft.com", display_name="Maria Garcia")

@@ -1,5 +1,6 @@
 """An on-premises Dynamics CRM server: Windows authentication (a real NTLM acceptor), AD FS bearer tokens,
-the Web API's WhoAmI and RetrieveVersion, and the OData v2 organization data service.
+the Web API's WhoAmI, RetrieveVersion and table endpoints (:mod:`.table_api`, under the organization's URL),
+and for CRM 2011 to 2015 the OData v2 organization data service (:mod:`.odata_v2`).
 
 Windows authentication works as IIS does it: a request without credentials gets 401 with
 ``WWW-Authenticate: Negotiate`` and ``WWW-Authenticate: NTLM``; the NTLM negotiate message gets the
@@ -17,9 +18,13 @@ import uuid
 import jwt
 import spnego
 
+from . import odata_v2
 from .messages import Request, Response
 from .onprem_server import ConnectionState
 from .onprem_state import CrmServer, CrmUser, OnPremDirectory, Organization
+from .roles import Security
+from .table_api import Caller, TableApi
+from .tables import Catalogue
 
 # Dynamics CRM's own error codes for a caller it cannot use.
 USER_DISABLED = ("0x80040225", "The specified user is either disabled or is not a member of any business unit.")
@@ -27,7 +32,7 @@ NOT_A_USER = ("0x80040217", "The user {principal} does not exist in Microsoft Dy
 ODATA_JSON = "application/json; odata.metadata=minimal"
 ODATA_V2 = "XRMServices/2011/OrganizationData.svc"
 _API = re.compile(r"^/(?P<org>[^/]+)/(?P<rest>.*)$")
-_WEB_API = re.compile(r"api/data/v(?P<version>\d+\.\d+)/(?P<function>[^/]+)")
+_WEB_API = re.compile(r"api/data/v(?P<version>\d+\.\d+)/(?P<function>.+)")
 UNAUTHORIZED_PAGE = (
     b"<html><body><h1>401 - Unauthorized: Access is denied due to invalid credentials.</h1></body></html>"
 )
@@ -37,9 +42,15 @@ def crm_error(status: int, code: str, message: str) -> Response:
     return Response.json(status, {"error": {"code": code, "message": message}}, {"OData-Version": "4.0"})
 
 
-def route(request: Request, org: Organization, user: CrmUser, rest: str) -> Response:
+def org_key(org: Organization) -> str:
+    """The key of an organization's tables and roles."""
+    return org.url.lower()
+
+
+def route(request: Request, org: Organization, user: CrmUser, rest: str, tables: TableApi) -> Response:
     """The endpoints of an organization: the Web API versions its server has, or the OData v2 service."""
     api = _WEB_API.fullmatch(rest)
+    caller = Caller(user.user_id, org.business_unit_id)
     if api and api["version"] in org.web_api_versions:
         function = api["function"].removesuffix("()")
         if function == "WhoAmI":
@@ -51,10 +62,15 @@ def route(request: Request, org: Organization, user: CrmUser, rest: str) -> Resp
             return _web_api(org, api["version"], "WhoAmIResponse", values)
         if function == "RetrieveVersion":
             return _web_api(org, api["version"], "RetrieveVersionResponse", {"Version": org.version})
-        return crm_error(404, "0x8006088a", f"Resource not found for the segment '{api['function']}'.")
-    if rest.rstrip("/").lower() == ODATA_V2.lower() and not org.web_api_versions:
-        body = {"d": {"EntitySets": ["AccountSet", "ContactSet", "SystemUserSet", "BusinessUnitSet"]}}
-        return Response.json(200, body, {"DataServiceVersion": "1.0;"})
+        base = f"{org.url.rstrip('/')}/api/data/v{api['version']}/"
+        answer = tables.route(request, org_key(org), base, api["function"], caller)
+        if answer is not None:
+            return answer
+        segment = re.split(r"[/(]", api["function"], maxsplit=1)[0]
+        return crm_error(404, "0x8006088a", f"Resource not found for the segment '{segment}'.")
+    if rest.lower().startswith(ODATA_V2.lower()) and not org.web_api_versions:
+        v2_rest = rest[len(ODATA_V2) :].lstrip("/")
+        return odata_v2.answer(request, tables, org_key(org), org.url, v2_rest, caller)
     return Response(404, {"Content-Type": "text/html"}, b"<h1>404 - File or directory not found.</h1>")
 
 
@@ -70,6 +86,12 @@ class CrmOnPremService:
         self.token_key = token_key  # AD FS's token-signing public key
         self.token_issuer = ""  # the "iss" of AD FS's access tokens
         self.token_issuer_url = ""  # the AD FS address, for the Bearer challenge
+        self.tables = TableApi(Catalogue(), Security())  # every organization's tables and roles
+        self.tables.user_exists = self.user_exists
+
+    def user_exists(self, key: str, user_id: str) -> bool:
+        orgs = [o for server in self.directory.servers.values() for o in server.organizations.values()]
+        return any(u.user_id.lower() == user_id.lower() for o in orgs if org_key(o) == key for u in o.users.values())
 
     def handle(self, request: Request, state: ConnectionState) -> Response:
         server = self.directory.find_server(request.host)
@@ -87,7 +109,7 @@ class CrmOnPremService:
             return crm_error(403, NOT_A_USER[0], NOT_A_USER[1].format(principal=principal))
         if not user.enabled:
             return crm_error(403, *USER_DISABLED)
-        return route(request, org, user, match["rest"])
+        return route(request, org, user, match["rest"], self.tables)
 
     # --- authentication ---------------------------------------------------------------------------
 

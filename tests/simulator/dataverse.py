@@ -1,4 +1,4 @@
-"""The Dataverse Web API of registered environments: WhoAmI and RetrieveVersion.
+"""The Dataverse Web API of registered environments: WhoAmI, RetrieveVersion and the tables (:mod:`.table_api`).
 
 Requests are authenticated first (as Dataverse does): a missing or invalid bearer
 token gets 401 with an empty body and a ``WWW-Authenticate`` challenge built the
@@ -11,7 +11,8 @@ way Dataverse builds it (unquoted values)::
 (no ``error``/``error_description`` when no token was sent). A valid token of an
 app without an application user in the environment, or a delegated token
 (``scp``) of a user who is not a member (``Simulator.add_dataverse_user``),
-gets 403 ``0x80072560``. A member's requests count against the service protection
+gets 403 ``0x80072560``; an environment's app access control and IP firewall refuse with 403 first
+(:mod:`.access_control`). A member's requests count against the service protection
 limits (:mod:`.protection`): 429 with ``Retry-After`` when one is used up, otherwise the
 ``x-ms-ratelimit-*-remaining-xrm-requests`` headers on the answer.
 Token lifetimes get Dataverse's 5 minutes of clock skew.
@@ -26,9 +27,13 @@ from http import HTTPStatus
 import jwt
 
 from . import tokens
+from .access_control import AccessControl
 from .messages import Request, Response
 from .protection import REQUESTS, Limits, ServiceProtection, worded
+from .roles import Security
 from .state import ApplicationUser, Directory, Environment, environment_key
+from .table_api import INTERACTIVE, NON_INTERACTIVE, Caller, TableApi
+from .tables import Catalogue
 from .users import DataverseUser
 
 ODATA_JSON = "application/json; odata.metadata=minimal"
@@ -42,7 +47,7 @@ INVALID = "Security Token Validation Failed!"
 EXPIRED = "Security Token Expired!"
 NOT_YET_VALID = "Security Token Not Yet Valid!"
 
-_API_PATH = re.compile(r"/api/data/(?P<version>v9\.[012])/(?P<segment>[^/?]*)")
+_API_PATH = re.compile(r"/api/data/(?P<version>v9\.[012])/(?P<segment>.*)")
 
 
 class Unauthorized(Exception):
@@ -75,6 +80,20 @@ class DataverseService:
         self.directory = directory
         self.protection = ServiceProtection()
         self.functions = {"WhoAmI": self.whoami, "RetrieveVersion": self.retrieve_version}
+        self.access = AccessControl()
+        self.tables = TableApi(Catalogue(), Security())
+        self.tables.user_exists = self.user_exists
+
+    def reset(self) -> None:
+        """Forget the knobs, tables and roles (every environment starts with the default catalogue)."""
+        self.clear_knobs()
+        self.tables.catalogue.reset()
+        self.tables.security.reset()
+
+    def clear_knobs(self) -> None:
+        self.protection.reset()
+        self.access.reset()
+        self.tables.endless.clear()
 
     def handle(self, request: Request) -> Response:
         env = self.directory.find_environment(request.host)
@@ -84,6 +103,9 @@ class DataverseService:
             claims = self.authenticate(request, env)
         except Unauthorized as err:
             return self.challenge(env, err.description)
+        refused = self.access.refusal(environment_key(env.host), request, claims)
+        if refused is not None:
+            return odata_error(403, *refused)
         user = self.member(env, claims)
         if user is None:
             return odata_error(403, *NOT_A_MEMBER)
@@ -98,13 +120,30 @@ class DataverseService:
         match = _API_PATH.fullmatch(request.path)
         segment = match["segment"] if match else request.path.strip("/").split("/")[0]
         function = self.functions.get(segment.removesuffix("()")) if match else None
+        if function is None and match and request.method == "GET":
+            access_mode = NON_INTERACTIVE if isinstance(user, ApplicationUser) else INTERACTIVE
+            caller = Caller(user.user_id, env.business_unit_id, access_mode)
+            base = f"https://{request.host}/api/data/{match['version']}/"
+            answer = self.tables.route(request, environment_key(env.host), base, segment, caller)
+            if answer is not None:
+                return answer
         if function is None:
+            segment = re.split(r"[/(]", segment, maxsplit=1)[0]
             return odata_error(404, NOT_FOUND_CODE, f"Resource not found for the segment '{segment}'.")
         if request.method != "GET":
             return odata_error(
                 405, GENERIC_CODE, f"The requested resource does not support http method '{request.method}'."
             )
         return function(request, env, user, match["version"])
+
+    def user_exists(self, env_key: str, user_id: str) -> bool:
+        """Whether ``user_id`` is the systemuserid of an application user or a Dataverse user of the environment."""
+        env = self.directory.find_environment(env_key)
+        with self.directory._lock:
+            app_users = {u.user_id.lower() for u in env.users.values()} if env else set()
+        members = self.directory.delegated.dataverse_users
+        people = {m.user_id.lower() for (key, _), m in list(members.items()) if key == env_key}
+        return user_id.lower() in app_users | people
 
     def member(self, env: Environment, claims: dict) -> ApplicationUser | DataverseUser | None:
         """The systemuser behind the token: the signed-in user (``scp``) or the app (application user)."""

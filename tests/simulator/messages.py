@@ -17,6 +17,7 @@ class Request:
     headers: Message
     body: bytes
     connection_id: int
+    client_ip: str = ""  # the TCP peer's address (Dataverse's IP firewall reads it)
 
     def header(self, name: str, default: str | None = None) -> str | None:
         return self.headers.get(name, default)

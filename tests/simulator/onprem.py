@@ -12,6 +12,10 @@ NTLM acceptor reads the accounts from ``users_file``, so set ``NTLM_USER_FILE`` 
         onprem.add_server("http://crm2011.contoso.local/Contoso/", generation="2011")   # OData v2 only
         onprem.add_plain_server("www.contoso.local")                                    # 404 everywhere
         client = onprem.add_adfs_client(org_url_or_relying_party, upn="svc-gathr@contoso.local")
+
+Each organization has the tables, rows and roles of :mod:`.simulator_tables` (``onprem.add_table(org, ...)``,
+``onprem.define_role(org, ...)``, ``onprem.set_roles(org, crm_user, ...)``): the Web API's table endpoints under
+``{org url}api/data/v8.x|v9.x/``, and for generation "2011" the OData v2 service's ``AccountSet?$top=10``.
 """
 
 from __future__ import annotations
@@ -22,17 +26,19 @@ import tempfile
 from pathlib import Path
 
 from . import adfs
-from .crm_onprem import CrmOnPremService
+from .crm_onprem import CrmOnPremService, org_key
 from .messages import Request, Response
 from .onprem_server import ConnectionState, OnPremServer
 from .onprem_state import WEB_API_BY_GENERATION, AdfsClient, CrmUser, OnPremDirectory, Organization, WindowsUser
 from .server import RequestLog, RequestRecord, tls_material
+from .simulator_tables import TableScopeApi
+from .table_api import TableApi
 
 ONPREM_NAMES = [adfs.ADFS_HOST, "*.contoso.local", "*.contoso.com", "localhost", "127.0.0.1"]
 VERSIONS = {"9.1": "9.1.0.21813", "8.2": "8.2.29.10", "8.1": "8.1.1.1005", "2011": "5.0.9690.4376"}
 
 
-class OnPremSimulator:
+class OnPremSimulator(TableScopeApi):
     def __init__(self, host: str = "127.0.0.1") -> None:
         self._tmpdir = Path(tempfile.mkdtemp(prefix="onprem-sim-"))
         self.users_file = str(self._tmpdir / "ntlm-users")
@@ -62,7 +68,13 @@ class OnPremSimulator:
 
     def reset(self) -> None:
         self.directory.reset()
+        self.crm.tables.catalogue.reset()
+        self.crm.tables.security.reset()
+        self.crm.tables.endless.clear()
         self.log.clear()
+
+    def _table_scope(self, scope: Organization) -> tuple[str, TableApi]:
+        return org_key(scope), self.crm.tables
 
     # --- registration -----------------------------------------------------------------------------
 

@@ -112,7 +112,14 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(int(length)) if length else b""
         path, _, query = self.path.partition("?")
         request = Request(
-            self.command, _host_of(self.headers.get("Host")), path, query, self.headers, body, self.connection_id
+            self.command,
+            _host_of(self.headers.get("Host")),
+            path,
+            query,
+            self.headers,
+            body,
+            self.connection_id,
+            client_ip=self.client_address[0],
         )
         record = self.server.log.add(request)
         result = self.server.dispatch(request)

@@ -18,19 +18,20 @@ from .knobs import DROP, SILENT, Forced, Knobs, Rule, parse_response_entry
 from .messages import Request, Response
 from .protection import Limits
 from .server import RequestLog, RequestRecord, SimulatorServer, tls_material
+from .simulator_tables import AccessApi
 from .simulator_users import UserApi
 from .state import AUTHORITY_CLOUDS, GRAPH_CLOUDS, Directory, environment_key
 
 logger = logging.getLogger(__name__)
 
 
-class Simulator(UserApi):
+class Simulator(UserApi, AccessApi):
     """A local HTTPS stand-in for Entra ID (app and user sign-in), the Dataverse Web API and Graph's applications.
 
     Serves on ``host:port`` (port 0 = a free port) from construction unless
     ``start=False``. Route requests for the real host names to it and trust
     ``ca_cert_path``; see the package docstring. The user (delegated) API is
-    in :class:`~.simulator_users.UserApi`.
+    in :class:`~.simulator_users.UserApi`; tables, roles and access knobs in :class:`~.simulator_tables.AccessApi`.
     """
 
     def __init__(self, port: int = 0, host: str = "127.0.0.1", start: bool = True) -> None:
@@ -87,7 +88,7 @@ class Simulator(UserApi):
     def reset(self) -> None:
         """Forget tenants, apps, users, grants, token policy, knobs, the request log and the clock offset."""
         self.directory.reset()
-        self.dataverse.protection.reset()
+        self.dataverse.reset()
         self.knobs.clear()
         self.log.clear()
 
@@ -250,9 +251,10 @@ class Simulator(UserApi):
         self.directory._app(client_id).enabled = not disabled
 
     def clear_knobs(self) -> None:
-        """Forget every fault knob, service protection included (its limits are then reported, not enforced)."""
+        """Forget every fault knob, service protection (its limits are then reported, not enforced), blocked apps,
+        IP firewalls and endless paging included."""
         self.knobs.clear()
-        self.dataverse.protection.reset()
+        self.dataverse.clear_knobs()
 
     # --- dispatch -------------------------------------------------------------------
 

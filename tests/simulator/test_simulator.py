@@ -296,7 +296,7 @@ def test_api_host_and_unknown_path(sim, contoso):
         "https://contoso.api.crm.dynamics.com/api/data/v9.0/WhoAmI()", headers=bearer(token), timeout=5
     )
     assert via_api.status_code == 200
-    missing = requests.get(ENV_URL + "api/data/v9.2/accounts", headers=bearer(token), timeout=5)
+    missing = requests.get(ENV_URL + "api/data/v9.2/widgets", headers=bearer(token), timeout=5)
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "0x80060888"
     assert requests.get("https://nobody.crm.dynamics.com/api/data/v9.2/WhoAmI", timeout=5).status_code == 404
 
