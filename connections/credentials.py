@@ -41,6 +41,7 @@ def params_for(connection: Connection, secret: str = "", certificate=None, passw
         adfs_url=connection.adfs_url,
         adfs_resource=connection.adfs_resource,
         known_expiry=None if (secret or certificate) else known_expiry(connection, credential),
+        read_expiry=not (secret or certificate),
     )
 
 

@@ -313,18 +313,21 @@ def test_an_azure_ad_connection_reads_its_app_s_own_secret_with_an_app_only_toke
     assert delegated.saved.credential_expiry_of == f"secret:{microsoft.secret.value[:3]}"
 
 
-def test_the_new_form_s_test_that_create_adopts_keeps_its_reading(admin_client, microsoft):
+def test_the_new_form_s_test_asks_graph_nothing_and_the_saved_connection_s_first_test_reads_it(admin_client, microsoft):
     microsoft.sim.grant_graph(microsoft.app.client_id, READ_ALL)
     secret = with_secret_ending(microsoft, ENDS)
 
-    assert form_tested(admin_client, microsoft, client_secret=secret)["ok"] is True
-    connection = create(admin_client, microsoft, client_secret=secret)
+    answer = form_tested(admin_client, microsoft, client_secret=secret)
 
+    assert answer["ok"] is True
+    assert entra_requests(microsoft.sim) == 2 and graph_requests(microsoft.sim) == 0  # a cold TEST: as before
+    assert "read from Microsoft Graph once the credential is saved" in answer["html"]
+    connection = create(admin_client, microsoft, client_secret=secret)
+    assert connection.last_test_status == "available" and connection.credential_expires_at is None
+    saved_test(admin_client, connection)
+    assert graph_requests(microsoft.sim) == 1
     assert connection.credential_expires_at == ENDS
     assert connection.credential_expiry_of == f"secret:{secret[:3]}"
-    microsoft.sim.clear_requests()
-    saved_test(admin_client, connection)
-    assert graph_requests(microsoft.sim) == 0  # the adopted reading is fresh
 
 
 def test_an_edit_form_test_of_a_typed_secret_keeps_nothing(admin_client, saved, microsoft):
@@ -342,6 +345,7 @@ def test_an_edit_form_test_of_a_typed_secret_keeps_nothing(admin_client, saved, 
     answer = admin_client.post(f"/connections/{saved.pk}/edit/", data, HTTP_ACCEPT="application/json").json()
 
     assert answer["ok"] is True, answer["message"]
-    assert "expires 2027-03-01" in answer["html"]
+    assert "read from Microsoft Graph once the credential is saved" in answer["html"]
+    assert graph_requests(microsoft.sim) == 0
     saved.refresh_from_db()
     assert saved.credential_expires_at is None and saved.credential_expiry_read_at is None

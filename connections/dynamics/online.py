@@ -27,6 +27,9 @@ EXPIRY_STEP = ("expiry", "Credential expiry")
 APP_CREDENTIAL_SCHEMES = (SERVICE_PRINCIPAL, AZURE_AD)
 # Once the rest of the TEST is done, how long it still waits for Microsoft Graph: the expiry never holds it up.
 EXPIRY_GRACE_SECONDS = 3.0
+TYPED_NOT_READ = (
+    "read from Microsoft Graph once the credential is saved: by the connection's next TEST or scheduled re-test"
+)
 
 
 def steps_for(auth_scheme: str) -> tuple[tuple[str, str], ...]:
@@ -65,6 +68,9 @@ def check(params: CheckParams, runner: StepRunner) -> Available:
 def _launch_expiry(params: CheckParams, cloud: Cloud, runner: StepRunner):
     """The expiry step's answer: the caller's fresh reading as it is, else Microsoft Graph asked beside WhoAmI."""
     if params.auth_scheme not in APP_CREDENTIAL_SCHEMES or not params.credential:
+        return None
+    if not params.read_expiry:
+        runner.step("expiry").detail = TYPED_NOT_READ
         return None
     known = params.known_expiry
     if known is not None:

@@ -38,6 +38,9 @@ class CheckParams:
     adfs_resource: str = ""  # ADFS: the relying party; empty means the server's root URL
     # CRMOnline with an app credential: the caller's fresh reading of its expiry (no Graph request), or None to ask.
     known_expiry: KnownExpiry | None = None
+    # False for a credential typed into a form: its expiry is read once it is saved (a TEST of the saved credential,
+    # within the hour by the schedule), so a form TEST sends Entra ID no third request for a Graph token.
+    read_expiry: bool = True
 
     def secrets(self) -> list[str]:
         """The secret strings of these parameters, for scrubbing a log line."""
