@@ -13,6 +13,8 @@ class Action(models.TextChoices):
     CREDENTIAL_TESTED = "credential.tested", "Tested a new credential"
     CREDENTIAL_PROMOTED = "credential.promoted", "Promoted a new credential"
     CREDENTIAL_DISCARDED = "credential.discarded", "Discarded a credential"
+    ACCESS_CHECKED = "connection.access_checked", "Checked a connection's access"
+    DATA_PREVIEWED = "connection.previewed", "Previewed a table's rows"
     MICROSOFT_SIGNED_IN = "microsoft.signed_in", "Signed in to Microsoft"
     MICROSOFT_SIGNED_OUT = "microsoft.signed_out", "Signed out of Microsoft"
     TRIAL_STARTED = "connector.trial_started", "Started a trial"
