@@ -14,7 +14,10 @@ class PreviewForm(forms.Form):
     table = forms.CharField(
         label="Table",
         max_length=64,
-        error_messages={"required": "Enter the logical name of the table to preview, like account."},
+        error_messages={
+            "required": "Enter the logical name of the table to preview, like account.",
+            "max_length": "A table's logical name has at most 64 characters.",
+        },
         widget=forms.TextInput(attrs={"list": "preview-tables", "autocomplete": "off", "spellcheck": "false"}),
     )
 
