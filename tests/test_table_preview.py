@@ -171,3 +171,17 @@ def test_a_failed_preview_is_recorded_too(admin_client, saved, microsoft):
     preview(admin_client, saved, "new_nothing")
     event = AuditEvent.objects.get(action=Action.DATA_PREVIEWED)
     assert (event.outcome, event.detail) == ("table_not_found", "new_nothing: 0 rows")
+
+
+def test_a_bug_is_an_internal_error_whose_log_holds_no_value(admin_client, saved, microsoft, monkeypatch, all_logs):
+    widgets(microsoft, [{"new_name": "Confidential Sprocket 7781"}])
+
+    def broken(body, columns):
+        raise ValueError(f"cannot show {body['value'][0]['new_name']}")
+
+    monkeypatch.setattr(web_api_reader, "web_api_rows", broken)
+    response = preview(admin_client, saved, "new_widget")
+    assert response.status_code == 200 and "An internal error stopped the preview (incident" in failure(response)
+    logged = "\n".join(record.getMessage() for record in all_logs)
+    assert "Internal error" in logged and "ValueError" in logged
+    assert "Confidential Sprocket 7781" not in logged + response.content.decode()
