@@ -118,7 +118,7 @@ def test_it_names_the_missing_privilege_and_where_to_grant_it(admin_client, save
     microsoft.sim.define_role(ENV_URL, "Contacts only", {"prvReadContact": "Global"})
     microsoft.sim.set_roles(ENV_URL, microsoft.app_user, "Contacts only")
     text = failure(preview(admin_client, saved, "account"))
-    assert "may not read account: it is missing prvReadAccount (HTTP 403, 0x80040220)" in text
+    assert "The application user may not read account: it is missing prvReadAccount (HTTP 403, 0x80040220)" in text
     assert "Power Platform admin center > Environments > the environment > Settings > Users + permissions > " in text
     assert "Security roles" in text
 

@@ -16,7 +16,7 @@ from connections.dynamics import dataverse, guard, http, online, preview_onprem
 from connections.dynamics.errors import CheckError
 from connections.dynamics.preview_rows import Cell, PreviewColumn, Rows, TableDefinition
 from connections.dynamics.runner import CheckParams, StepRunner
-from connections.dynamics.schemes import CRM_2011
+from connections.dynamics.schemes import AZURE_AD, CRM_2011
 from connections.dynamics.web_api_reader import WebApiReader
 
 __all__ = ["Cell", "PreviewColumn", "PreviewResult", "WebApiReader", "run"]
@@ -72,7 +72,8 @@ def _read_online(params: CheckParams, table: str, runner: StepRunner) -> tuple[s
     token = runner.do("token", f"https://{cloud.authority_host}/", lambda: online.token_for(params, cloud, url))
     runner.updated_token_cache = getattr(token, "token_cache", None)
     base = f"{url.rstrip('/')}/api/data/{dataverse.API_VERSION}/"
-    reader = WebApiReader(http.client, base, {"Authorization": f"Bearer {token.access_token}"})
+    principal = "user" if params.auth_scheme == AZURE_AD else "application user"
+    reader = WebApiReader(http.client, base, {"Authorization": f"Bearer {token.access_token}"}, principal=principal)
     found = runner.do("table", url, lambda: reader.definition(table))
     rows = runner.do("rows", url, lambda: reader.rows(found))
     return f"Dataverse Web API {dataverse.API_VERSION}", found, rows

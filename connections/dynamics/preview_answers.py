@@ -17,6 +17,11 @@ SECURITY_ROLES = (
     "Power Platform admin center > Environments > the environment > Settings > Users + permissions > Security roles"
 )
 ONPREM_SECURITY_ROLES = "Dynamics CRM > Settings > Security > Security Roles"
+ASSIGN_ONLINE = (
+    "assign that role to the application user (Users + permissions > Application users > the app > Edit security "
+    "roles) or, for AzureAD, to the signed-in user"
+)
+ASSIGN_ONPREM = "assign that role to the user (Settings > Security > Users > the user > Manage Roles)"
 
 
 def too_large(table: str, cap: int) -> CheckError:
@@ -28,8 +33,8 @@ def too_large(table: str, cap: int) -> CheckError:
     )
 
 
-def refusal(answer: Answer, table: str, action: str, on_premises: bool) -> CheckError:
-    """A CheckError for an answer that is not 200."""
+def refusal(answer: Answer, table: str, action: str, on_premises: bool, principal: str = "") -> CheckError:
+    """A CheckError for an answer that is not 200; `principal` names who was refused ("application user")."""
     if on_premises:
         said = onprem_api.answer_of(answer.response, answer.body)
         general = onprem_error(said, action)
@@ -38,14 +43,15 @@ def refusal(answer: Answer, table: str, action: str, on_premises: bool) -> Check
         said = dataverse.answer_of(answer.response, answer.body)
         general = dataverse_error(said, action)
         code, message = said.code, said.message
-    specific = _specific(answer.status, code.lower(), message, table, on_premises)
+    principal = principal or ("Dynamics CRM user" if on_premises else "application user")
+    specific = _specific(answer.status, code.lower(), message, table, on_premises, principal)
     if specific is None:
         return general
     specific.details.update(general.details)
     return specific
 
 
-def _specific(status: int, code: str, message: str, table: str, on_premises: bool) -> CheckError | None:
+def _specific(status: int, code: str, message: str, table: str, on_premises: bool, principal: str):
     if status == 404:
         return CheckError(
             "table_not_found",
@@ -54,7 +60,7 @@ def _specific(status: int, code: str, message: str, table: str, on_premises: boo
             "> the table > Properties > Advanced options > Logical name.",
         )
     if status == 403 and code == PRIVILEGE_DENIED:
-        return _missing_privilege(message, table, on_premises)
+        return _missing_privilege(message, table, on_premises, principal)
     if status == 403 and code == APP_BLOCKED:
         return CheckError(
             "app_blocked",
@@ -73,15 +79,15 @@ def _specific(status: int, code: str, message: str, table: str, on_premises: boo
     return None
 
 
-def _missing_privilege(message: str, table: str, on_premises: bool) -> CheckError:
+def _missing_privilege(message: str, table: str, on_premises: bool, who: str) -> CheckError:
     found = _PRIVILEGE.search(message)
     privilege = found.group(1) if found else "the Read privilege"
-    who = "Dynamics CRM user" if on_premises else "application user (or signed-in user)"
     where = ONPREM_SECURITY_ROLES if on_premises else SECURITY_ROLES
+    assign = ASSIGN_ONPREM if on_premises else ASSIGN_ONLINE
     return CheckError(
         "missing_privilege",
         f"The {who} may not read {table}: it is missing {privilege} (HTTP 403, {PRIVILEGE_DENIED}).",
-        f"Give it a security role with Read on the {table} table ({privilege}): {where}, then the role's table "
-        "privileges; or assign such a role to the user (Users + permissions > Application users > Manage roles).",
+        f"Give Read on the {table} table ({privilege}) in a security role: {where} > the role > its table "
+        f"privileges; then {assign}.",
         {"privilege": privilege},
     )

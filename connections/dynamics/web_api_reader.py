@@ -29,15 +29,16 @@ ATTRIBUTES_SELECT = "LogicalName,AttributeType,DisplayName,IsValidForRead,Attrib
 class WebApiReader:
     """The three reads of a preview on a Web API (Dataverse's or an on-premises server's under `base`)."""
 
-    def __init__(self, client: http.BoundedClient, base: str, auth: dict, on_premises: bool = False):
+    def __init__(self, client: http.BoundedClient, base: str, auth: dict, on_premises: bool = False, principal=""):
         self.client, self.base, self.auth, self.on_premises = client, base, auth, on_premises
+        self.principal = principal  # who signed in, for the refusals: "application user", "user"
 
     def get(self, path: str, table: str, action: str, cap: int = MAX_BODY_BYTES, **headers) -> dict:
         answer = fetch(self.client, self.base + path, {**WEB_API_HEADERS, **self.auth, **headers}, cap)
         if answer.too_large:
             raise too_large(table, cap)
         if answer.status != 200:
-            raise refusal(answer, table, action, self.on_premises)
+            raise refusal(answer, table, action, self.on_premises, self.principal)
         return json_body(answer, action)
 
     def definition(self, table: str) -> TableDefinition:
