@@ -1,4 +1,4 @@
-"""The Preview card's one field: a table's logical name."""
+"""The Preview card's one field: a table's logical name (templates/connections/_preview.html writes its input)."""
 
 from django import forms
 
@@ -18,7 +18,6 @@ class PreviewForm(forms.Form):
             "required": "Enter the logical name of the table to preview, like account.",
             "max_length": "A table's logical name has at most 64 characters.",
         },
-        widget=forms.TextInput(attrs={"list": "preview-tables", "autocomplete": "off", "spellcheck": "false"}),
     )
 
     def clean_table(self) -> str:

@@ -23,6 +23,8 @@ def preview_table(request: HttpRequest, pk: int) -> HttpResponse:
         return _page(request, connection, form, status=400)
     try:
         result = table_preview.preview_saved(connection, request.user, form.cleaned_data["table"])
+    except gate.ConnectorUnavailableError as error:  # the trial ended since the check above
+        return gate.refuse(request, error.refusal)
     except table_preview.PreviewRefusedError as refused:
         response = _page(request, connection, form, refused=refused.message, status=refused.status)
         response["Retry-After"] = str(refused.retry_after)

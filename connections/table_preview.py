@@ -78,9 +78,8 @@ def preview_saved(connection: Connection, user, table: str) -> preview.PreviewRe
     check_rate(user.pk)
     result = _run(connection, table)
     rows = len(result.rows)
-    trail.record(
-        user, Action.DATA_PREVIEWED, connection, outcome=result.code or "previewed", detail=f"{table}: {rows} rows"
-    )
+    detail = f"{table}: {rows} row{'' if rows == 1 else 's'}"
+    trail.record(user, Action.DATA_PREVIEWED, connection, outcome=result.code or "previewed", detail=detail)
     return result
 
 

@@ -162,7 +162,7 @@ def test_it_records_who_previewed_which_table_and_never_a_value(admin_client, sa
     preview(admin_client, saved, "new_widget")
     event = AuditEvent.objects.get(action=Action.DATA_PREVIEWED)
     assert (event.actor, event.target_id, event.outcome) == (admin_user, str(saved.pk), "previewed")
-    assert event.detail == "new_widget: 1 rows"
+    assert event.detail == "new_widget: 1 row"
     everything = [vars(e) for e in AuditEvent.objects.all()] + [r.getMessage() for r in all_logs]
     assert "Confidential Sprocket 7781" not in repr(everything)
 
