@@ -29,7 +29,6 @@ from marketplace.catalogue import DYNAMICS_CRM
 
 logger = logging.getLogger(__name__)
 TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-COMMON_TABLES = ("account", "contact", "lead", "opportunity", "systemuser")
 
 
 class PreviewRefusedError(Exception):
