@@ -32,7 +32,8 @@ class TestRefusedError(Exception):
         self.refusal = refusal
 
 
-def _count(key: str) -> int:
+def count(key: str) -> int:
+    """Count one event under `key` in this minute's window; the count so far (the cache may raise)."""
     window = int(time.time() // WINDOW)
     bucket = f"throttle:{key}:{window}"
     cache.add(bucket, 0, timeout=WINDOW * 2)
@@ -62,7 +63,7 @@ def check_rate(user_id: int, url: str) -> None:
 
 def _check_rate(user_id: int, url: str) -> None:
     host = (urlsplit(url).hostname or "").lower()
-    if _count(f"user:{user_id}") > settings.TEST_RATE_PER_USER:
+    if count(f"user:{user_id}") > settings.TEST_RATE_PER_USER:
         raise TestRefusedError(
             ThrottleRefusal(
                 f"Connection unavailable: TEST not run. You started more than {settings.TEST_RATE_PER_USER} "
@@ -70,7 +71,7 @@ def _check_rate(user_id: int, url: str) -> None:
                 _retry_after(),
             )
         )
-    if host and _count(f"host:{host}") > settings.TEST_RATE_PER_HOST:
+    if host and count(f"host:{host}") > settings.TEST_RATE_PER_HOST:
         raise TestRefusedError(
             ThrottleRefusal(
                 f"Connection unavailable: TEST not run. {host} was tested more than "

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from connections import rotation_views, run_views, sign_in, views
+from connections import preview_views, rotation_views, run_views, sign_in, views
 from marketplace.catalogue import DYNAMICS_CRM
 from marketplace.gate import requires_connector
 
@@ -27,6 +27,8 @@ urlpatterns = [
     path("<int:pk>/credentials/new/test/", rotation_views.test_new_credential, name="test_new_credential"),
     path("<int:pk>/credentials/new/promote/", gated(rotation_views.promote_credential), name="promote_credential"),
     path("<int:pk>/credentials/<str:role>/discard/", rotation_views.discard_credential, name="discard_credential"),
+    # Preview (a table's first rows, shown and never stored) applies the gate itself, after the access rules.
+    path("<int:pk>/preview/", preview_views.preview_table, name="preview"),
     path("<int:pk>/sign-in/", acting(sign_in.sign_in), name="sign_in"),
     path("<int:pk>/sign-out/", sign_in.sign_out, name="sign_out"),
 ]

@@ -90,9 +90,13 @@ def connection_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render_detail(request, connection)
 
 
-def render_detail(request: HttpRequest, connection: Connection, new_credential_form=None, status: int = 200):
-    """The connection page; with the Credentials panel's form as it was posted when it was refused."""
+def render_detail(
+    request: HttpRequest, connection: Connection, new_credential_form=None, status: int = 200, extra=None
+):
+    """The connection page; with the Credentials panel's form as it was posted when it was refused, and `extra`
+    (the Preview card's form and result)."""
     context = rotation_page.context(request, connection, new_credential_form)
+    context.update(extra or {})
     context["history"] = history_page.summary(connection)
     context["schedule"] = schedule_page.summary(connection)
     context["expiry"] = expiry.shown(connection, timezone.now())

@@ -301,6 +301,14 @@ if TEST_TOTAL_TIMEOUT >= WEB_TIMEOUT:
         f"TEST_TOTAL_TIMEOUT ({TEST_TOTAL_TIMEOUT:g} s) must be less than WEB_TIMEOUT ({WEB_TIMEOUT:g} s), "
         "the web worker's timeout: a TEST would otherwise outlive the request that waits for it."
     )
+# Preview (connections/table_preview.py) runs in the web request, so its own budget must end before the worker's.
+PREVIEW_TIMEOUT = _number("PREVIEW_TIMEOUT", 10, low=0, high=120)
+if PREVIEW_TIMEOUT >= WEB_TIMEOUT:
+    raise ImproperlyConfigured(
+        f"PREVIEW_TIMEOUT ({PREVIEW_TIMEOUT:g} s) must be less than WEB_TIMEOUT ({WEB_TIMEOUT:g} s), the web "
+        "worker's timeout: a preview runs in the request that waits for it."
+    )
+PREVIEW_RATE_PER_USER = _number("PREVIEW_RATE_PER_USER", 6, low=0, high=10000, cast=int, unit="previews a minute")
 # Abuse limits (per minute); the counters live in CACHE_URL's cache (Redis in production).
 TEST_RATE_PER_USER = _number("TEST_RATE_PER_USER", 20, low=0, high=100000, cast=int, unit="TESTs a minute")
 TEST_RATE_PER_HOST = _number("TEST_RATE_PER_HOST", 30, low=0, high=100000, cast=int, unit="TESTs a minute")

@@ -28,6 +28,8 @@ EXPECTED = {
     "connections:test": ("POST", {"user": MISSING, "admin": REDIRECT}),
     "connections:sign_in": ("POST", {"user": MISSING, "admin": MISSING}),  # not an AzureAD connection
     "connections:sign_out": ("POST", {"user": MISSING, "admin": REDIRECT}),
+    # Preview (tests/test_table_preview.py): an empty table name is 400.
+    "connections:preview": ("POST", {"user": MISSING, "admin": BAD}),
     # Rotation (tests/test_credential_rotation*.py): an empty "Add" is 400; nothing to TEST, promote or discard.
     "connections:add_credential": ("POST", {"user": MISSING, "admin": BAD}),
     "connections:test_new_credential": ("POST", {"user": MISSING, "admin": REDIRECT}),
@@ -171,6 +173,7 @@ WITHOUT_ENTITLEMENT = {
     "connections:edit": {"user": FORBIDDEN, "admin": FORBIDDEN},
     "connections:test": {"user": MISSING, "admin": FORBIDDEN},
     "connections:sign_in": {"user": FORBIDDEN, "admin": FORBIDDEN},
+    "connections:preview": {"user": MISSING, "admin": FORBIDDEN},
     "connections:add_credential": {"user": FORBIDDEN, "admin": FORBIDDEN},
     "connections:test_new_credential": {"user": MISSING, "admin": FORBIDDEN},
     "connections:promote_credential": {"user": FORBIDDEN, "admin": FORBIDDEN},

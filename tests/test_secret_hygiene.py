@@ -231,6 +231,7 @@ def azure_ad(browser: Browser, world, pk: int) -> None:
     with three_hours_later():  # the access token expired: TEST refreshes it
         assert browser.post("TEST AzureAD, refreshed (JSON)", f"/connections/{pk}/test/", **JSON).json()["ok"] is True
         browser.post("TEST AzureAD (no JS)", f"/connections/{pk}/test/")
+        browser.post("preview AzureAD, refreshed", f"/connections/{pk}/preview/", {"table": "account"})
     collect_delegated_tokens(world, pk)
     callback = "/connections/oauth/callback/"
     replayed = Client().post(callback, answer)
@@ -282,6 +283,10 @@ def error_paths(browser: Browser, world, pks: dict[str, int], evidence: Evidence
     browser.get("404", "/connections/999999/", expect=404)
     browser.get("404 (no route)", "/no/such/page/", expect=404)
     browser.get("405", f"/connections/{pk}/test/", expect=405)
+    browser.post("preview", f"/connections/{pk}/preview/", {"table": "account"})
+    browser.post("preview: PFX", f"/connections/{pks['Contoso PFX']}/preview/", {"table": "contact"})
+    browser.post("preview: no such table", f"/connections/{pk}/preview/", {"table": "new_nothing"})
+    browser.post("preview: not a logical name", f"/connections/{pk}/preview/", {"table": "<x>"}, expect=400)
     browser.get("400 (bad host)", "/connections/", expect=400, HTTP_HOST="evil.example.net")
     csrf = Browser(evidence, enforce_csrf_checks=True)
     csrf.client.force_login(get_user_model().objects.get(username="admin"))

@@ -113,6 +113,8 @@ def test_it_reads_several_encryption_keys_newest_first():
         ({"TEST_READ_TIMEOUT": "soon"}, "TEST_READ_TIMEOUT must be a number of seconds, not 'soon'."),
         ({"TEST_TOTAL_TIMEOUT": "60", "WEB_TIMEOUT": "60"}, "must be less than WEB_TIMEOUT (60 s)"),
         ({"WEB_TIMEOUT": "20"}, "TEST_TOTAL_TIMEOUT (30 s) must be less than WEB_TIMEOUT (20 s)"),
+        ({"PREVIEW_TIMEOUT": "60", "WEB_TIMEOUT": "59"}, "PREVIEW_TIMEOUT (60 s) must be less than WEB_TIMEOUT (59 s)"),
+        ({"PREVIEW_RATE_PER_USER": "0"}, "PREVIEW_RATE_PER_USER must be more than 0"),
         ({"TEST_RATE_PER_USER": "0"}, "TEST_RATE_PER_USER must be more than 0"),
         ({"TEST_RATE_PER_HOST": "-5"}, "TEST_RATE_PER_HOST must be more than 0"),
         ({"AXES_FAILURE_LIMIT": "0"}, "AXES_FAILURE_LIMIT must be more than 0"),
@@ -186,6 +188,8 @@ DOCUMENTED_DEFAULTS = {
     "TEST_HISTORY_DAYS": 90,
     "HEALTH_DOWN_AFTER": 2,
     "LIST_SPARKLINE_TESTS": 10,
+    "PREVIEW_TIMEOUT": 10.0,
+    "PREVIEW_RATE_PER_USER": 6,
 }
 
 

@@ -53,7 +53,7 @@ def _get(org_url: str, function: str, access_token: str, action: str) -> dict:
     if 300 <= response.status_code < 400:
         raise redirect_refused(response.headers.get("Location", ""), DATAVERSE_URL_HINT)
     if response.status_code != 200:
-        raise dataverse_error(_answer(response, raw), action)
+        raise dataverse_error(answer_of(response, raw), action)
     try:
         body = json.loads(raw)
     except ValueError as error:
@@ -63,7 +63,8 @@ def _get(org_url: str, function: str, access_token: str, action: str) -> dict:
     return body
 
 
-def _answer(response, raw: bytes) -> DataverseAnswer:
+def answer_of(response, raw: bytes) -> DataverseAnswer:
+    """What an error answer of the Web API says: its status, code, message and the headers that explain it."""
     code = message = ""
     try:
         error = json.loads(raw).get("error", {})

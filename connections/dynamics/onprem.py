@@ -46,7 +46,7 @@ def steps_for(auth_scheme: str) -> tuple[tuple[str, str], ...]:
 
 def check(params: CheckParams, runner: StepRunner) -> Available:
     """Run the on-premises TEST's steps on `runner`; CheckError when a step fails."""
-    targets = runner.do("outbound", params.url, lambda: _outbound(params, runner))
+    targets = runner.do("outbound", params.url, lambda: outbound(params, runner))
     if params.auth_scheme == NTLM:
         return _check_ntlm(params, runner, targets)
     return _check_adfs(params, runner, targets)
@@ -113,7 +113,7 @@ def _outcome(endpoint: onprem_api.Endpoint, version: str, who: str, extra: dict)
     )
 
 
-def _outbound(params: CheckParams, runner: StepRunner) -> Targets:
+def outbound(params: CheckParams, runner: StepRunner) -> Targets:
     """Validate the inputs as the form does, then resolve and check the hosts this TEST will reach."""
     targets = _targets(params)
     hosts = []

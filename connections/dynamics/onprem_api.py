@@ -37,6 +37,11 @@ def fetch(client: http.BoundedClient, url: str, headers: dict) -> OnPremAnswer:
     response = client.get(url, headers=headers, stream=True)
     with response:
         body = response.raw.read(MAX_BODY_BYTES + 1, decode_content=True)
+    return answer_of(response, body)
+
+
+def answer_of(response, body: bytes) -> OnPremAnswer:
+    """What the server said: the status, the headers that matter and the (bounded) body already read."""
     return OnPremAnswer(
         response.status_code,
         body,
