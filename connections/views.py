@@ -17,6 +17,7 @@ from audit import trail
 from audit.models import Action
 from connections import (
     access,
+    access_page,
     expiry,
     history,
     history_page,
@@ -90,9 +91,12 @@ def connection_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render_detail(request, connection)
 
 
-def render_detail(request: HttpRequest, connection: Connection, new_credential_form=None, status: int = 200):
-    """The connection page; with the Credentials panel's form as it was posted when it was refused."""
+def render_detail(
+    request: HttpRequest, connection: Connection, new_credential_form=None, status: int = 200, access_form=None
+):
+    """The connection page; with the Credentials panel's or Check access's form as it was posted when refused."""
     context = rotation_page.context(request, connection, new_credential_form)
+    context |= access_page.context(connection, access_form)
     context["history"] = history_page.summary(connection)
     context["schedule"] = schedule_page.summary(connection)
     context["expiry"] = expiry.shown(connection, timezone.now())
