@@ -52,6 +52,7 @@ def test_it_lists_the_readable_tables_and_the_common_ones_read(admin_client, tes
     assert result["principal"] == {"user_id": tested.app_user.user_id, "kind": "application user"}
     listed = {t["logical_name"]: t for t in result["tables"]}
     assert listed["incident"]["readable"] is True
+    assert (listed["systemuser"]["privilege"], listed["systemuser"]["readable"]) == ("prvReadUser", True)
     assert "5 of the 5 tables read" in result["message"] and "public tables readable" in result["message"]
     assert "5 of the 5 tables read" in answer["html"]
 

@@ -26,6 +26,8 @@ GRANT_WHERE = (
     "Power Platform admin center > Environments > the environment > Settings > Users + permissions > Security roles"
 )
 ONPREM_GRANT_WHERE = "Dynamics CRM > Settings > Security > Security Roles"
+# A table's read privilege is prvRead + its SchemaName, but for these (Dataverse's own names).
+READ_PRIVILEGES = {"systemuser": "prvReadUser"}
 
 
 @dataclass
@@ -146,7 +148,13 @@ def entity_sets(client, service_url: str, auth: dict) -> list[Table]:
     except (ValueError, KeyError, TypeError) as error:
         raise not_dataverse("the OData v2 service answered without its entity sets.") from error
     schemas = [str(name).removesuffix("Set") for name in names if str(name).endswith("Set")]
-    return [Table(schema.lower(), schema, schema, f"{schema}Set", privilege=f"prvRead{schema}") for schema in schemas]
+    return [
+        Table(schema.lower(), schema, schema, f"{schema}Set", privilege=read_privilege(schema)) for schema in schemas
+    ]
+
+
+def read_privilege(schema_name: str) -> str:
+    return READ_PRIVILEGES.get(schema_name.lower(), f"prvRead{schema_name}")
 
 
 def read_one_v2(client, service_url: str, auth: dict, table: Table) -> OnPremAnswer:
@@ -167,5 +175,5 @@ def _table(entry: dict) -> Table:
         schema,
         str(label),
         str(entry.get("EntitySetName") or ""),
-        privilege=f"prvRead{schema}",
+        privilege=read_privilege(schema),
     )
