@@ -53,7 +53,7 @@ def test_service_protection_limits_are_waited_for_within_the_budget_then_reporte
     assert result["ok"] is True
     account = read(result, "account")
     assert account["readable"] is None and account["code"] == "0x80072322"
-    assert "service protection limits" in account["message"]
+    assert "service protection limits" in account["message"] and "even after one retry" in account["message"]
     reads = [r for r in tested.sim.requests if r.path.endswith("/accounts") and "top=1" in r.query]
     assert len(reads) == 2  # one polite retry after the Retry-After, within the budget
     assert result["elapsed"] < 30

@@ -231,7 +231,7 @@ def _read(runner: StepRunner, reader: Reader, table: Table) -> None:
     if answer.status == 200:
         table.readable, table.message = True, "Readable."
         return
-    judge(table, tables.refusal(answer), reader)
+    judge(table, tables.refusal(answer, tables.read_url(reader.base, table)), reader)
 
 
 def judge(table: Table, refused, reader: Reader) -> None:

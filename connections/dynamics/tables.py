@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlsplit
 
-from connections.dynamics import onprem_api
+from connections.dynamics import http, onprem_api
 from connections.dynamics.answers import DataverseAnswer, OnPremAnswer, dataverse_error, not_dataverse
 
 # Microsoft documents metadata queries as not paged; the preference is sent anyway and a nextLink followed.
@@ -77,8 +77,9 @@ def get_json(client, url: str, auth: dict, action: str, prefer: str = "") -> dic
     return body
 
 
-def refusal(answer: OnPremAnswer) -> DataverseAnswer:
-    """An error answer's status, code and message, in the shape answers.py explains."""
+def refusal(answer: OnPremAnswer, url: str = "") -> DataverseAnswer:
+    """An error answer's status, code and message, in the shape answers.py explains (a 429 or 503 of `url` says
+    whether it was the answer to the polite retry)."""
     code = message = ""
     try:
         error = json.loads(answer.body).get("error", {})
@@ -87,7 +88,11 @@ def refusal(answer: OnPremAnswer) -> DataverseAnswer:
             message = message.get("value", "")
     except (ValueError, AttributeError):
         pass
-    return DataverseAnswer(answer.status, code, str(message), answer.www_authenticate)
+    details = {}
+    if answer.status in http.RETRY_STATUSES and url:
+        if any(exchange.retried for exchange in http.exchanges() if exchange.url == url.split("?")[0]):
+            details["retried"] = "yes"
+    return DataverseAnswer(answer.status, code, str(message), answer.www_authenticate, details)
 
 
 def public_tables(client, base: str, auth: dict, max_pages: int = MAX_PAGES, max_tables: int = MAX_TABLES) -> Listing:
@@ -134,8 +139,11 @@ def privileges(client, base: str, auth: dict, user_id: str) -> dict[str, str]:
 
 def read_one(client, base: str, auth: dict, table: Table) -> OnPremAnswer:
     """`$top=1` of the table's rows (the answer is judged by access_check; the rows are never kept)."""
-    url = f"{base}{table.entity_set}?$top=1"
-    return onprem_api.fetch(client, url, {**onprem_api.WEB_API_HEADERS, **auth})
+    return onprem_api.fetch(client, read_url(base, table), {**onprem_api.WEB_API_HEADERS, **auth})
+
+
+def read_url(base: str, table: Table) -> str:
+    return f"{base}{table.entity_set}?$top=1"
 
 
 def entity_sets(client, service_url: str, auth: dict) -> list[Table]:
