@@ -148,6 +148,9 @@ def _finish(run: AccessCheck, result: dict, only_if_state=None) -> None:
         rows = rows.filter(state=only_if_state)
     steps = result.get("steps") or AccessCheck.objects.filter(pk=run.pk).values_list("steps", flat=True).first()
     if rows.update(state=RunState.FINISHED, result=result, steps=steps or [], finished_at=timezone.now()):
+        # The connection keeps its latest check only: a list of 2,000 tables per check would pile up otherwise.
+        earlier = AccessCheck.objects.filter(connection_id=run.connection_id, state=RunState.FINISHED)
+        earlier.exclude(pk=run.pk).delete()
         read = ", ".join(table["logical_name"] for table in result.get("reads", [])) or "no table read"
         outcome = result.get("code") or "ok"
         trail.record(run.started_by, Action.ACCESS_CHECKED, run.connection, outcome=outcome, detail=read)

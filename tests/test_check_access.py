@@ -160,3 +160,44 @@ def test_it_needs_the_csrf_token(tested):
     browser = Client(enforce_csrf_checks=True)
     browser.force_login(tested.saved.owner)
     assert browser.post(f"/connections/{tested.saved.pk}/access/").status_code == 403
+
+
+def test_whoever_may_test_an_organization_connection_may_check_it_unless_the_gate_is_closed(client, user, tested):
+    Connection.objects.filter(pk=tested.saved.pk).update(scope="organization")
+    client.force_login(user)
+    answer = check(client, tested.saved)
+    assert answer["ok"] is True
+    assert AuditEvent.objects.get(action=Action.ACCESS_CHECKED).actor == user
+    from marketplace.models import Subscription
+
+    Subscription.objects.all().delete()
+    refused = client.post(f"/connections/{tested.saved.pk}/access/", HTTP_ACCEPT="application/json")
+    assert refused.status_code == 403 and AccessCheck.objects.count() == 1
+
+
+def test_the_connection_keeps_its_latest_check(admin_client, tested):
+    check(admin_client, tested.saved)
+    check(admin_client, tested.saved, "incident")
+    kept = AccessCheck.objects.get()
+    assert kept.named_tables == ["incident"]
+
+
+def test_without_javascript_a_queued_check_has_a_page_that_refreshes_until_its_result(admin_client, tested, tmp_path):
+    from huey.contrib.djhuey import HUEY
+
+    from connections import access_background
+
+    kept = dict(HUEY.storage_kwargs)
+    HUEY.storage_kwargs, HUEY.immediate = {**kept, "filename": str(tmp_path / "tasks.sqlite3")}, False
+    try:
+        started = admin_client.post(f"/connections/{tested.saved.pk}/access/", {"tables": ""})
+        assert started.status_code == 302 and started["Location"].startswith("/connections/access/")
+        waiting = admin_client.get(started["Location"])
+        assert '<meta http-equiv="refresh" content="1">' in waiting.content.decode()
+        assert "Queued" in waiting.content.decode()
+        while (task := HUEY.dequeue()) is not None:
+            access_background.run_access_check.call_local(*task.args)
+    finally:
+        HUEY.storage_kwargs, HUEY.immediate = kept, True
+    done = admin_client.get(started["Location"])
+    assert done.status_code == 302 and done["Location"] == f"/connections/{tested.saved.pk}/#access"
