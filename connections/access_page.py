@@ -17,7 +17,8 @@ def context(connection: Connection, form: AccessCheckForm | None = None, running
         running = active.first()
     return {
         "access_ready": connection.last_test_status == TestStatus.AVAILABLE,
-        "access_form": form or AccessCheckForm(),
+        # The tables named last time are offered again.
+        "access_form": form or AccessCheckForm(initial={"tables": ", ".join(latest.named_tables) if latest else ""}),
         "access_running": running,
         "access": summary(latest) if latest else None,
     }

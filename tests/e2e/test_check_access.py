@@ -44,6 +44,7 @@ def test_the_page_checks_access_after_a_good_test(
     expect(card.locator("tr[data-table=account]")).to_contain_text("Readable")
     card.locator("details.access-all summary").click()
     expect(card.locator(".access-list")).to_contain_text("account")
+    expect(card.get_by_label("Other tables to read")).to_have_value("new_project")  # offered again
     card.scroll_into_view_if_needed()
     screenshot("check-access-result")
     page.reload()
