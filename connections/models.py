@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from connections import alerts, crypto, service_protection
+from connections.access_checks import AccessCheck  # noqa: F401 - Check access's model, in a module of its own
 from connections.choices import (  # noqa: F401 - the choices are imported from here too
     ON_PREMISES_SCHEMES,
     ONLINE_SCHEMES,

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_POST
 
-from connections import access, background, history, history_page, rotation_page, schedule_page, throttle
+from connections import access, access_page, background, history, history_page, rotation_page, schedule_page, throttle
 from connections.callback_url import default_callback_url
 from connections.form_page import render_form
 from connections.forms import SENSITIVE_FIELDS, ConnectionForm
@@ -173,6 +173,8 @@ def run_json(request: HttpRequest, run: TestRun) -> JsonResponse:
         answer["history_html"] = render_to_string("connections/_history.html", context, request=request)
         context["schedule"] = schedule_page.summary(run.connection)
         answer["schedule_html"] = render_to_string("connections/_schedule.html", context, request=request)
+        context |= access_page.context(run.connection)  # a good TEST offers Check access
+        answer["access_html"] = render_to_string("connections/_access_card.html", context, request=request)
     if run.connection and run.source == RunSource.NEW_CREDENTIAL:  # the new credential's result on its panel
         answer["credentials_html"] = rotation_page.panel_html(request, run.connection)
     return JsonResponse(answer)

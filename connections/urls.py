@@ -1,6 +1,6 @@
 from django.urls import path
 
-from connections import preview_views, rotation_views, run_views, sign_in, views
+from connections import access_views, preview_views, rotation_views, run_views, sign_in, views
 from marketplace.catalogue import DYNAMICS_CRM
 from marketplace.gate import requires_connector
 
@@ -21,6 +21,9 @@ urlpatterns = [
     # The TEST use case applies the gate itself (connections/testing.py), for the admin and the command too.
     path("<int:pk>/test/", run_views.connection_test, name="test"),
     path("tests/<uuid:run_id>/", run_views.test_run, name="test_run"),
+    # Check access applies the gate itself (connections/access_background.py), as TEST does.
+    path("<int:pk>/access/", access_views.check_access, name="check_access"),
+    path("access/<uuid:check_id>/", access_views.access_check, name="access_check"),
     # Rotation (the Credentials panel): adding and promoting change the connection, as Edit does; discarding does not
     # need the connector, as Delete does not; TEST applies the gate itself.
     path("<int:pk>/credentials/new/", gated(rotation_views.add_credential), name="add_credential"),

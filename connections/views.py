@@ -17,6 +17,7 @@ from audit import trail
 from audit.models import Action
 from connections import (
     access,
+    access_page,
     expiry,
     history,
     history_page,
@@ -91,11 +92,17 @@ def connection_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def render_detail(
-    request: HttpRequest, connection: Connection, new_credential_form=None, status: int = 200, extra=None
+    request: HttpRequest,
+    connection: Connection,
+    new_credential_form=None,
+    status: int = 200,
+    access_form=None,
+    extra=None,
 ):
-    """The connection page; with the Credentials panel's form as it was posted when it was refused, and `extra`
-    (the Preview card's form and result)."""
+    """The connection page; with the Credentials panel's or Check access's form as it was posted when refused, and
+    `extra` (the Preview card's form and result)."""
     context = rotation_page.context(request, connection, new_credential_form)
+    context |= access_page.context(connection, access_form)
     context.update(extra or {})
     context["history"] = history_page.summary(connection)
     context["schedule"] = schedule_page.summary(connection)

@@ -17,7 +17,12 @@ from marketplace.entitlements import ConnectorStatus, State, shown_status, statu
 from marketplace.roles import MANAGE_CONNECTORS
 
 # What a refused POST was trying to do: by the view's URL name, else by the connection form's "action" button.
-REFUSED_VIEWS = {"sign_in": "Sign in with Microsoft", "test": "TEST", "preview": "Preview"}
+REFUSED_VIEWS = {
+    "sign_in": "Sign in with Microsoft",
+    "test": "TEST",
+    "preview": "Preview",
+    "check_access": "Check access",
+}
 REFUSED_ACTIONS = {"test": "TEST", "create": "CREATE", "save": "SAVE"}
 
 

@@ -37,6 +37,10 @@ EXPECTED = {
     "connections:discard_credential": ("POST", {"user": MISSING, "admin": REDIRECT}),
     # A TEST exists for the user who started it only (tests/test_background.py): an unknown id is 404 for all.
     "connections:test_run": ("GET", {"user": MISSING, "admin": MISSING}),
+    # Check access (tests/test_check_access.py): as TEST; the connection was never TESTed, so the admin is sent back
+    # to its page with "TEST first"; an unknown check is 404 for all.
+    "connections:check_access": ("POST", {"user": MISSING, "admin": SEE_OTHER}),
+    "connections:access_check": ("GET", {"user": MISSING, "admin": MISSING}),
     "connections:oauth_callback": ("GET", {"user": BAD, "admin": BAD}),
     "audit:trail": ("GET", {"user": FORBIDDEN, "admin": OK}),
     "marketplace:index": ("GET", {"user": OK, "admin": OK}),
@@ -55,6 +59,7 @@ ARGUMENTS = {
     "object_id": "connection",
     "app_label": "connections",
     "run_id": "00000000-0000-4000-8000-000000000000",
+    "check_id": "00000000-0000-4000-8000-000000000000",
     "role": "new",
 }
 
@@ -176,6 +181,7 @@ WITHOUT_ENTITLEMENT = {
     "connections:preview": {"user": MISSING, "admin": FORBIDDEN},
     "connections:add_credential": {"user": FORBIDDEN, "admin": FORBIDDEN},
     "connections:test_new_credential": {"user": MISSING, "admin": FORBIDDEN},
+    "connections:check_access": {"user": MISSING, "admin": FORBIDDEN},
     "connections:promote_credential": {"user": FORBIDDEN, "admin": FORBIDDEN},
     "marketplace:start_trial": {"user": FORBIDDEN, "admin": OK},
     "marketplace:subscribe": {"user": FORBIDDEN, "admin": OK},

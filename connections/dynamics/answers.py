@@ -84,6 +84,24 @@ NO_APPLICATION_USER = Advice(
     "Users + permissions > Application users, choose New app user, select this app and its "
     "business unit, and give it a security role.",
 )
+# Refusals before Dataverse reads anything (Microsoft gives the texts; the codes are those Dataverse answers with).
+ENVIRONMENT_REFUSALS = {
+    "0x80095ffc": Advice(
+        "app_blocked",
+        "The environment's app access control blocks this application: Dataverse answered {action} with "
+        '"Access to the Dataverse API is restricted for this application ID."',
+        "In the Power Platform admin center open Security > Identity and access > App access control, choose the "
+        "environment and allow this app's Client ID (it applies to signed-in users' tokens, as AzureAD uses).",
+    ),
+    "0x80095ffe": Advice(
+        "ip_firewall",
+        "The environment's IP firewall refuses this server's address: Dataverse answered {action} with "
+        '"access to your IP is blocked".',
+        "Ask the environment's administrator to add this server's outbound address to the allowed ranges (Power "
+        "Platform admin center > Environments > the environment > Settings > Product > Privacy + Security > IP "
+        'address settings), or to turn on "Allow access for all application users" for app-only connections.',
+    ),
+}
 DATAVERSE_ADVICE = {
     403: Advice(
         "forbidden",
@@ -116,6 +134,8 @@ def dataverse_error(answer: DataverseAnswer, action: str) -> CheckError:
         return throttled("Dataverse", answer.status, "the environment's service health", details)
     no_user = answer.status == 403 and answer.code.lower() == "0x80072560"
     advice = NO_APPLICATION_USER if no_user else DATAVERSE_ADVICE.get(answer.status)
+    if answer.status == 403 and answer.code.lower() in ENVIRONMENT_REFUSALS:
+        advice = ENVIRONMENT_REFUSALS[answer.code.lower()]
     if advice is not None:
         return CheckError(advice.code, advice.message.format(action=action), advice.hint, details)
     said = f": {answer.message[:300]}" if answer.message else "."

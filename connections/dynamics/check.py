@@ -89,9 +89,9 @@ def run(params: CheckParams, limits: http.Limits, progress=None) -> CheckResult:
             result = CheckResult(ok=True, steps=runner.steps, message=f"{AVAILABLE}: {available.text}")
             result.details = available.details
         except CheckError as error:
-            result = _failed(runner, error)
+            result = failed(runner, error)
         except Exception as error:  # noqa: BLE001 - the one edge where our own bugs are caught, logged and named
-            result = _failed(runner, _internal_error(error, params))
+            result = failed(runner, internal_error(error, params))
         finally:
             guard.clear_pins()
         exchanges = http.exchanges()
@@ -106,7 +106,7 @@ def run(params: CheckParams, limits: http.Limits, progress=None) -> CheckResult:
     return result
 
 
-def _failed(runner: StepRunner, error: CheckError) -> CheckResult:
+def failed(runner: StepRunner, error: CheckError) -> CheckResult:
     failed = next((s for s in runner.steps if s.status == "failed"), runner.steps[0])
     failed.status = "failed"
     return CheckResult(
@@ -120,16 +120,16 @@ def _failed(runner: StepRunner, error: CheckError) -> CheckResult:
     )
 
 
-def _internal_error(error: Exception, params: CheckParams) -> CheckError:
+def internal_error(error: Exception, params: CheckParams, what: str = "TEST") -> CheckError:
     """Log a bug with its traceback (the connection's secrets scrubbed) under an id the admin can quote."""
     incident = uuid.uuid4().hex[:12]
     text = "".join(traceback.format_exception(error))
     for secret in params.secrets():
         text = text.replace(secret, "[secret]")
-    logger.error("Internal error %s during a TEST:\n%s", incident, text)
+    logger.error("Internal error %s during a %s:\n%s", incident, what, text)
     return CheckError(
         "internal_error",
-        f"An internal error stopped the TEST (incident {incident}).",
+        f"An internal error stopped the {what} (incident {incident}).",
         "This is a fault in the connector, not in the connection's settings. Give the incident id to whoever runs "
         "this app: it finds the log entry with the details.",
         {"incident": incident},

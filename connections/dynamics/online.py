@@ -40,7 +40,7 @@ def steps_for(auth_scheme: str) -> tuple[tuple[str, str], ...]:
 def check(params: CheckParams, runner: StepRunner) -> Available:
     """Run CRMOnline's steps on `runner`; CheckError when one fails."""
     url, cloud = runner.do("outbound", params.url, lambda: outbound(params, runner))
-    token = runner.do("token", f"https://{cloud.authority_host}/", lambda: token_for(params, cloud, url))
+    token = runner.do("token", f"https://{cloud.authority_host}/", lambda: acquire_token(params, cloud, url))
     runner.step("token").detail = "from msal's cache" if token.from_cache else "issued by Entra ID"
     runner.updated_token_cache = getattr(token, "token_cache", None)
     # RetrieveVersion and the credential's expiry do not wait for WhoAmI: all go out at once.
@@ -137,8 +137,8 @@ def _ago(moment: datetime) -> str:
     return f"{hours} hour{'s' if hours != 1 else ''} ago"
 
 
-def token_for(params: CheckParams, cloud: Cloud, url: str):
-    """A token for the environment at `url`: delegated (AzureAD, from the stored sign-in) or the app's own."""
+def acquire_token(params: CheckParams, cloud: Cloud, url: str):
+    """A Dataverse token: the app's own (client credentials) or the signed-in user's (AzureAD, delegated)."""
     tenant = normalize_tenant(params.azure_tenant)
     client_id = normalize_guid(params.client_id, field="Client ID")
     if params.auth_scheme == AZURE_AD:

@@ -4,6 +4,8 @@ WhoAmI on the newest endpoint the server has, and its version.
 Called by `check.run` with a StepRunner; returns what the success message says and its details.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -44,29 +46,53 @@ def steps_for(auth_scheme: str) -> tuple[tuple[str, str], ...]:
     return STEPS.get(auth_scheme, STEPS[NTLM])
 
 
+@dataclass(frozen=True)
+class SignedIn:
+    """An on-premises sign-in that worked: the client to send with, the endpoint that answered WhoAmI, the headers
+    that authenticate (AD FS's bearer token; none with NTLM, whose connections are authenticated) and the targets."""
+
+    client: http.BoundedClient
+    endpoint: onprem_api.Endpoint
+    auth: dict
+    targets: Targets
+
+
 def check(params: CheckParams, runner: StepRunner) -> Available:
     """Run the on-premises TEST's steps on `runner`; CheckError when a step fails."""
-    targets = runner.do("outbound", params.url, lambda: outbound(params, runner))
+    with signed_in(params, runner) as done:
+        version = _version(runner, done.client, done.endpoint, done.targets.org_url, done.auth)
     if params.auth_scheme == NTLM:
-        return _check_ntlm(params, runner, targets)
-    return _check_adfs(params, runner, targets)
+        user = params.windows_user
+        return _outcome(done.endpoint, version, f"Windows user {user}", {"windows_user": user})
+    details = {"adfs": done.targets.adfs_url, "adfs_resource": done.targets.resource}
+    return _outcome(done.endpoint, version, f"AD FS client {done.targets.client_id}", details)
 
 
-def _check_ntlm(params: CheckParams, attempt: StepRunner, targets: Targets) -> Available:
-    url, user = targets.org_url, params.windows_user
-    with ntlm.session(user, params.credential) as client:
-        signed_in = attempt.do("token", url, lambda: ntlm.sign_in(client, onprem_api.first_probe(url), user))
-        step = attempt.step("token")
-        step.detail = f"Windows accepted {user}."
-        if not signed_in.handshake:
-            step.status, step.detail = "warning", "The server answered without asking for Windows credentials."
-        endpoint = attempt.do("whoami", url, lambda: onprem_api.find_endpoint(client, url, {}, signed_in.answer))
-        version = _version(attempt, client, endpoint, url, {})
-    return _outcome(endpoint, version, f"Windows user {user}", {"windows_user": user})
-
-
-def _check_adfs(params: CheckParams, attempt: StepRunner, targets: Targets) -> Available:
+@contextmanager
+def signed_in(params: CheckParams, runner: StepRunner) -> Iterator[SignedIn]:
+    """The outbound, sign-in and WhoAmI steps on `runner` (NTLM's own connections are closed on leaving)."""
+    targets = runner.do("outbound", params.url, lambda: outbound(params, runner))
     url = targets.org_url
+    if params.auth_scheme == NTLM:
+        with ntlm.session(params.windows_user, params.credential) as client:
+            yield SignedIn(client, _sign_in_ntlm(params, runner, targets, client), {}, targets)
+        return
+    auth = _sign_in_adfs(params, runner, targets)
+    endpoint = runner.do("whoami", url, lambda: onprem_api.find_endpoint(http.client, url, auth))
+    yield SignedIn(http.client, endpoint, auth, targets)
+
+
+def _sign_in_ntlm(params: CheckParams, attempt: StepRunner, targets: Targets, client) -> onprem_api.Endpoint:
+    url, user = targets.org_url, params.windows_user
+    signed_in = attempt.do("token", url, lambda: ntlm.sign_in(client, onprem_api.first_probe(url), user))
+    step = attempt.step("token")
+    step.detail = f"Windows accepted {user}."
+    if not signed_in.handshake:
+        step.status, step.detail = "warning", "The server answered without asking for Windows credentials."
+    return attempt.do("whoami", url, lambda: onprem_api.find_endpoint(client, url, {}, signed_in.answer))
+
+
+def _sign_in_adfs(params: CheckParams, attempt: StepRunner, targets: Targets) -> dict:
     token = attempt.do(
         "token",
         targets.adfs_url,
@@ -74,11 +100,7 @@ def _check_adfs(params: CheckParams, attempt: StepRunner, targets: Targets) -> A
     )
     issued = "from msal's cache" if token.from_cache else "issued by AD FS"
     attempt.step("token").detail = f"{issued} for {targets.resource}"
-    auth = {"Authorization": f"Bearer {token.access_token}"}
-    endpoint = attempt.do("whoami", url, lambda: onprem_api.find_endpoint(http.client, url, auth))
-    version = _version(attempt, http.client, endpoint, url, auth)
-    details = {"adfs": targets.adfs_url, "adfs_resource": targets.resource}
-    return _outcome(endpoint, version, f"AD FS client {targets.client_id}", details)
+    return {"Authorization": f"Bearer {token.access_token}"}
 
 
 def _version(attempt: StepRunner, client, endpoint: onprem_api.Endpoint, url: str, auth: dict) -> str:

@@ -69,7 +69,7 @@ def run(params: CheckParams, table: str, limits: http.Limits) -> PreviewResult:
 
 def _read_online(params: CheckParams, table: str, runner: StepRunner) -> tuple[str, TableDefinition, Rows]:
     url, cloud = runner.do("outbound", params.url, lambda: online.outbound(params, runner))
-    token = runner.do("token", f"https://{cloud.authority_host}/", lambda: online.token_for(params, cloud, url))
+    token = runner.do("token", f"https://{cloud.authority_host}/", lambda: online.acquire_token(params, cloud, url))
     runner.updated_token_cache = getattr(token, "token_cache", None)
     base = f"{url.rstrip('/')}/api/data/{dataverse.API_VERSION}/"
     principal = "user" if params.auth_scheme == AZURE_AD else "application user"

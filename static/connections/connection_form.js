@@ -100,6 +100,8 @@
       if (historyCards && data.history_html) historyCards.innerHTML = data.history_html;
       var scheduleCard = document.getElementById("schedule");
       if (scheduleCard && data.schedule_html) scheduleCard.innerHTML = data.schedule_html;
+      var accessCard = document.getElementById("access");
+      if (accessCard && data.access_html) accessCard.innerHTML = data.access_html;
       var credentials = document.getElementById("credentials");
       if (credentials && data.credentials_html) credentials.innerHTML = data.credentials_html;
       return null;
