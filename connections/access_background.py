@@ -9,14 +9,13 @@ import logging
 import uuid
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
 from audit import trail
 from audit.models import Action
-from connections import azure_ad, throttle
+from connections import azure_ad, queueing, throttle
 from connections.access_checks import AccessCheck
 from connections.credentials import params_for
 from connections.crypto import SecretDecryptionError
@@ -28,13 +27,10 @@ from marketplace import gate
 from marketplace.catalogue import DYNAMICS_CRM
 
 logger = logging.getLogger(__name__)
+QueueUnavailableError = queueing.QueueUnavailableError  # raised by start
 ALREADY_RUNNING = "Check access is already running for this connection: wait for its result."
 TEST_FIRST = "Check access runs after a good TEST: TEST the connection first."
 MIN_BUDGET = 1.0
-
-
-class QueueUnavailableError(Exception):
-    """The task queue refused the check: it cannot start now."""
 
 
 def start(connection: Connection, actor, named: list[str]) -> AccessCheck:
@@ -49,19 +45,8 @@ def start(connection: Connection, actor, named: list[str]) -> AccessCheck:
     steps = access_check.steps_for(connection.crm_version, connection.auth_scheme)
     run = AccessCheck.new(connection, actor, named, steps)
     _end_stale(run.lock_key)
-    try:
-        with transaction.atomic():
-            run.save(force_insert=True)
-    except IntegrityError:
-        raise throttle.TestRefusedError(throttle.ThrottleRefusal(ALREADY_RUNNING, 5)) from None
-    try:
-        run_access_check(str(run.pk))
-    except Exception as error:  # noqa: BLE001 - redis, sqlite3 or huey: whatever the queue raises, say so
-        logger.error("The task queue refused Check access %s: %s", run.pk, type(error).__name__)
-        AccessCheck.objects.filter(pk=run.pk).delete()
-        raise QueueUnavailableError(str(error)) from error
-    run.refresh_from_db()  # immediate mode (tests) has run it already
-    return run
+    running = throttle.TestRefusedError(throttle.ThrottleRefusal(ALREADY_RUNNING, 5))
+    return queueing.enqueue(run, run_access_check, "Check access", lambda _: running)
 
 
 @db_task()

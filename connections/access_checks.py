@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from connections.runs import STALE_GRACE, RunState
+from connections.runs import Deadlined, RunState
 
 
 class AccessCheckQuerySet(models.QuerySet):
@@ -16,7 +16,7 @@ class AccessCheckQuerySet(models.QuerySet):
         return self.filter(connection=connection, state=RunState.FINISHED).order_by("-finished_at").first()
 
 
-class AccessCheck(models.Model):
+class AccessCheck(Deadlined, models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     connection = models.ForeignKey("connections.Connection", on_delete=models.CASCADE, related_name="access_checks")
     started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
@@ -45,14 +45,6 @@ class AccessCheck(models.Model):
 
     def __str__(self) -> str:
         return f"Check access {self.pk} ({self.get_state_display()})"
-
-    @property
-    def finished(self) -> bool:
-        return self.state == RunState.FINISHED
-
-    def is_stale(self, now=None) -> bool:
-        now = now or timezone.now()
-        return not self.finished and now > self.deadline + STALE_GRACE
 
     @classmethod
     def new(cls, connection, actor, named: list[str], steps) -> "AccessCheck":

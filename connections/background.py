@@ -13,7 +13,6 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 from huey import crontab
@@ -21,7 +20,7 @@ from huey.contrib.djhuey import db_periodic_task, db_task
 
 from audit import trail
 from audit.models import Action
-from connections import crypto, expiry_digest, history, schedule, testing, throttle
+from connections import crypto, expiry_digest, history, queueing, schedule, testing, throttle
 from connections.dynamics import check
 from connections.dynamics.certificates import CertificateCredential
 from connections.history import TESTED_FIELDS, stored_result
@@ -33,6 +32,7 @@ from marketplace import gate
 from marketplace.catalogue import DYNAMICS_CRM
 
 logger = logging.getLogger(__name__)
+QueueUnavailableError = queueing.QueueUnavailableError  # raised by the start_* functions
 # What a form TEST needs on the worker: the typed settings, and an edited connection's stored ciphertexts (a blank
 # secret box TESTs with the stored secret). Ciphertext stays ciphertext inside the encrypted payload.
 CONNECTION_FIELDS = (
@@ -44,10 +44,6 @@ CONNECTION_FIELDS = (
 )
 MIN_BUDGET = 1.0  # seconds: less than this left when a worker takes the TEST, and it does not start
 ALREADY_RUNNING = "A TEST of this connection is already running: wait for its result."
-
-
-class QueueUnavailableError(Exception):
-    """The task queue (Redis or the SQLite queue file) refused the TEST: it cannot start now."""
 
 
 def start_saved(connection: Connection, actor, source: str) -> TestRun:
@@ -183,22 +179,15 @@ def credential_expiry_digest() -> None:
 
 def _enqueue(run: TestRun) -> TestRun:
     _end_stale(run.lock_key)
-    try:
-        with transaction.atomic():
-            run.save(force_insert=True)
-    except IntegrityError:
-        busy = TestRun.objects.filter(lock_key=run.lock_key, state__in=[RunState.QUEUED, RunState.RUNNING])
-        if run.slot is not None and not busy.exists():
-            raise SlotTakenError(run.slot) from None
-        raise throttle.TestRefusedError(throttle.ThrottleRefusal(ALREADY_RUNNING, 5)) from None
-    try:
-        run_test(str(run.pk))
-    except Exception as error:  # noqa: BLE001 - redis, sqlite3 or huey: whatever the queue raises, say so
-        logger.error("The task queue refused TEST %s: %s", run.pk, type(error).__name__)
-        TestRun.objects.filter(pk=run.pk).delete()
-        raise QueueUnavailableError(str(error)) from error
-    run.refresh_from_db()  # immediate mode (tests) has run it already
-    return run
+    return queueing.enqueue(run, run_test, "TEST", _refusal)
+
+
+def _refusal(run: TestRun) -> Exception:
+    """What the constraints' refusal means: another worker took the schedule's slot, or the target is busy."""
+    busy = TestRun.objects.filter(lock_key=run.lock_key, state__in=[RunState.QUEUED, RunState.RUNNING])
+    if run.slot is not None and not busy.exists():
+        return SlotTakenError(run.slot)
+    return throttle.TestRefusedError(throttle.ThrottleRefusal(ALREADY_RUNNING, 5))
 
 
 def _end_stale(lock_key: str) -> None:

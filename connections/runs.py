@@ -35,6 +35,22 @@ class RunSource(models.TextChoices):
 NOT_OF_SAVED_SETTINGS = (RunSource.FORM, RunSource.NEW_CREDENTIAL)
 
 
+class Deadlined:
+    """Work for the worker (a TestRun, an AccessCheck): queued, running or finished, within a deadline."""
+
+    state: str
+    deadline: "timezone.datetime"
+
+    @property
+    def finished(self) -> bool:
+        return self.state == RunState.FINISHED
+
+    def is_stale(self, now=None) -> bool:
+        """Still queued or running long after its deadline: its worker stopped, or none took it."""
+        now = now or timezone.now()
+        return not self.finished and now > self.deadline + STALE_GRACE
+
+
 class TestRunQuerySet(models.QuerySet):
     def started_by(self, user):
         return self.filter(started_by=user)
@@ -50,7 +66,7 @@ class TestRunQuerySet(models.QuerySet):
         return self.filter(state=RunState.QUEUED, created_at__lt=run.created_at).count()
 
 
-class TestRun(models.Model):
+class TestRun(Deadlined, models.Model):
     __test__ = False  # not a pytest test class, whatever its name says
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -105,12 +121,3 @@ class TestRun(models.Model):
 
     def __str__(self) -> str:
         return f"TEST {self.pk} ({self.get_state_display()})"
-
-    @property
-    def finished(self) -> bool:
-        return self.state == RunState.FINISHED
-
-    def is_stale(self, now=None) -> bool:
-        """Still queued or running long after its deadline: its worker stopped, or none took it."""
-        now = now or timezone.now()
-        return not self.finished and now > self.deadline + STALE_GRACE
