@@ -110,15 +110,13 @@ def _check(run: AccessCheck, limits) -> dict:
 
     if not connection.is_delegated:
         return access_check.run(params, limits, run.named_tables, progress).as_data()
-    with azure_ad.locked_token_cache(connection.pk) as stored:
-        try:
-            params = dataclasses.replace(params, token_cache=stored.get_token_cache())
-        except SecretDecryptionError as error:
-            return _not_run("sign_in_required", f"{error} Sign in again on the connection's page.")
-        result = access_check.run(params, limits, run.named_tables, progress)
-        if result.updated_token_cache:
-            azure_ad.store_token_cache(stored, result.updated_token_cache)
-    return result.as_data()
+    try:
+        checked = azure_ad.run_signed_in(
+            connection.pk, params, lambda signed_in: access_check.run(signed_in, limits, run.named_tables, progress)
+        )
+    except SecretDecryptionError as error:
+        return _not_run("sign_in_required", f"{error} Sign in again on the connection's page.")
+    return checked.as_data()
 
 
 def _not_run(code: str, text: str) -> dict:

@@ -3,6 +3,7 @@
 The views in `sign_in.py` call these; `testing.py` TESTs an AzureAD connection with `locked_token_cache`.
 """
 
+import dataclasses
 import logging
 import threading
 from collections import defaultdict
@@ -45,6 +46,20 @@ def locked_token_cache(pk: int):
             return
         with transaction.atomic():
             yield Connection.objects.select_for_update().only(*TOKEN_FIELDS).get(pk=pk)
+
+
+@sensitive_variables("params", "token_cache")
+def run_signed_in(pk: int, params, run):
+    """`run(params)` with the connection's stored sign-in (msal's cache) as `params.token_cache`, under its lock; a
+    refreshed cache in the result (`updated_token_cache`) is stored at once. For a TEST, a Check access, a Preview.
+
+    Raises crypto.SecretDecryptionError when the stored sign-in cannot be read (only a new sign-in helps)."""
+    with locked_token_cache(pk) as stored:
+        token_cache = stored.get_token_cache()
+        result = run(dataclasses.replace(params, token_cache=token_cache))
+        if result.updated_token_cache:
+            store_token_cache(stored, result.updated_token_cache)
+    return result
 
 
 def store_token_cache(stored: Connection, token_cache: str, **identity) -> bool:

@@ -7,7 +7,6 @@ and the audit event (the table's name and the row count, never a value) live her
 See docs/decisions/0009-preview.md.
 """
 
-import dataclasses
 import logging
 import re
 import time
@@ -91,17 +90,13 @@ def _run(connection: Connection, table: str) -> preview.PreviewResult:
         return _not_run(table, "secret_unreadable", str(error), f"Enter {retype} again (edit the connection).")
     if not params.credential:
         return _not_run(table, "no_credential", "No credential is stored for this connection.", f"Enter {retype}.")
+    limits = preview_limits()
     if not connection.is_delegated:
-        return preview.run(params, table, preview_limits())
-    with azure_ad.locked_token_cache(connection.pk) as stored:
-        try:
-            token_cache = stored.get_token_cache()
-        except SecretDecryptionError as error:
-            return _not_run(table, "sign_in_required", str(error), SIGN_IN_AGAIN_HINT)
-        result = preview.run(dataclasses.replace(params, token_cache=token_cache), table, preview_limits())
-        if result.updated_token_cache:
-            azure_ad.store_token_cache(stored, result.updated_token_cache)
-    return result
+        return preview.run(params, table, limits)
+    try:
+        return azure_ad.run_signed_in(connection.pk, params, lambda signed_in: preview.run(signed_in, table, limits))
+    except SecretDecryptionError as error:
+        return _not_run(table, "sign_in_required", str(error), SIGN_IN_AGAIN_HINT)
 
 
 def _not_run(table: str, code: str, message: str, hint: str) -> preview.PreviewResult:

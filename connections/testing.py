@@ -2,8 +2,6 @@
 command line (`test_saved`), with the Premium gate, the record of the outcome and the audit event.
 """
 
-import dataclasses
-
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
@@ -66,15 +64,10 @@ def run_check(
             connection, typed=bool(secret or certificate or password), credential=params.credential
         )
         return check.run(params, limits, progress)
-    with azure_ad.locked_token_cache(connection.pk) as stored:
-        try:
-            token_cache = stored.get_token_cache()
-        except SecretDecryptionError as error:  # a lost key: only a new sign-in makes a cache it can read
-            return check.not_run("sign_in_required", str(error), SIGN_IN_AGAIN_HINT, **steps)
-        result = check.run(dataclasses.replace(params, token_cache=token_cache), limits, progress)
-        if result.updated_token_cache:
-            azure_ad.store_token_cache(stored, result.updated_token_cache)
-    return result
+    try:
+        return azure_ad.run_signed_in(connection.pk, params, lambda signed_in: check.run(signed_in, limits, progress))
+    except SecretDecryptionError as error:  # a lost key: only a new sign-in makes a cache it can read
+        return check.not_run("sign_in_required", str(error), SIGN_IN_AGAIN_HINT, **steps)
 
 
 @sensitive_variables("credential")
