@@ -4,13 +4,13 @@ import uuid
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import models
 from django.db.models import F, Value
 from django.db.models.functions import Lower, Replace
 from django.urls import reverse
 from django.utils import timezone
 
-from connections import alerts, crypto, service_protection
+from connections import crypto, outcomes
 from connections.access_checks import AccessCheck  # noqa: F401 - Check access's model, in a module of its own
 from connections.choices import (  # noqa: F401 - the choices are imported from here too
     ON_PREMISES_SCHEMES,
@@ -25,7 +25,7 @@ from connections.choices import (  # noqa: F401 - the choices are imported from 
 )
 from connections.credential_slots import CredentialSlot  # noqa: F401 - rotation's model, in a module of its own
 from connections.dynamics.certificates import CertificateCredential
-from connections.health import Change, after_test
+from connections.health import Change
 from connections.indexes import SortIndex
 from connections.runs import TestRun  # noqa: F401 - the background TEST's model, in a module of its own
 
@@ -290,72 +290,14 @@ class Connection(models.Model):
 
     def record_test(self, result) -> Change | None:
         """Save the outcome of a TEST of the saved settings (a connections.dynamics.check.CheckResult) and move the
-        health state; a change of state is announced once the transaction commits.
+        health state under the row's lock; a change of state is announced once the transaction commits
+        (connections/outcomes.py).
 
         Every TEST that counts comes here, and only those: the worker's (background._record, which leaves out the
         Edit form's TESTs of typed values), the command line's (testing.test_saved) and the New connection form's
-        TEST that CREATE adopts (history.adopt_form_test). Its reading of the app credential's expiry (Microsoft Graph)
-        is kept with it."""
-        with transaction.atomic():
-            # The row's own state, locked (SQLite: the IMMEDIATE transaction holds the write lock): two TESTs that
-            # end at once move it one after the other, and only one of them sees the change.
-            rows = Connection.objects.select_for_update().filter(pk=self.pk)
-            before = rows.values_list("health", "failures_in_a_row", "next_test_at", *CREDENTIAL_COLUMNS).first()
-            if before is None:
-                return None  # deleted meanwhile
-            change = after_test(*before[:2], ok=result.ok, down_after=settings.HEALTH_DOWN_AFTER)
-            self.health, self.failures_in_a_row = change.health, change.failures_in_a_row
-            written = self._outcome(result) | {"health": self.health, "failures_in_a_row": self.failures_in_a_row}
-            written |= self._schedule_after(result, scheduled=before[2])
-            if result.credential_expiry and before[3:] == tuple(getattr(self, name) for name in CREDENTIAL_COLUMNS):
-                written |= _expiry_reading(result.credential_expiry)  # of the credential that is still saved
-            rows.update(**written)
-        for name, value in written.items():
-            setattr(self, name, value)
-        if hasattr(self, "_loaded_values"):  # a later save() of this object writes only what changes after this
-            self._loaded_values.update(written)
-        if change.changed:
-            transaction.on_commit(lambda: alerts.health_changed(self, change, result))
-        return change
-
-    def _outcome(self, result) -> dict:
-        """The Last TEST columns after `result` (set on this object too)."""
-        self.last_test_status = TestStatus.AVAILABLE if result.ok else TestStatus.UNAVAILABLE
-        self.last_tested_at = result.finished_at
-        self.last_test_message = result.summary
-        self.last_test_steps = result.steps_as_data()
-        return {
-            "last_test_status": self.last_test_status,
-            "last_tested_at": self.last_tested_at,
-            "last_test_message": self.last_test_message,
-            "last_test_steps": self.last_test_steps,
-        }
-
-    def _schedule_after(self, result, scheduled) -> dict:
-        """The budget the TEST saw, kept for the page, and the next scheduled TEST put back if Dataverse asks."""
-        if not result.service_protection:
-            return {}  # it never reached Dataverse's Web API: the last reading stands
-        seen = result.service_protection | {"seen_at": result.finished_at.isoformat()}
-        written = {"service_protection": seen}
-        wait = service_protection.wait_until(seen, result.finished_at, settings.SERVICE_PROTECTION_RESERVE)
-        if wait is not None and (scheduled is None or scheduled < wait):
-            written["next_test_at"] = wait
-        return written
+        TEST that CREATE adopts (history.adopt_form_test)."""
+        return outcomes.record(self, result)
 
     @staticmethod
     def new_creation_token() -> uuid.UUID:
         return uuid.uuid4()
-
-
-# A TEST's reading of the credential's expiry is stored only if the credential it TESTed is still the saved one.
-CREDENTIAL_COLUMNS = ("client_secret_encrypted", "certificate_sha1")
-
-
-def _expiry_reading(reading) -> dict:
-    """The columns of a connections.dynamics.credential_expiry.ExpiryReading. Graph's refusal is kept as a reading
-    without a date: credentials.known_expiry remembers it for an hour (the typed date, if any, shows meanwhile)."""
-    return {
-        "credential_expires_at": reading.expires_at,
-        "credential_expiry_read_at": reading.read_at,
-        "credential_expiry_of": reading.credential[:64],
-    }
