@@ -2,6 +2,9 @@
 (gathr_connector/settings.py reads the environment and calls these)."""
 
 import ipaddress
+import os
+import tempfile
+from pathlib import Path
 
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
@@ -69,3 +72,45 @@ def huey(url: str, workers: int) -> dict:
         url = f"{url}{'&' if '?' in url else '?'}{timeouts}"
         return {**common, "huey_class": "huey.PriorityRedisHuey", "url": url, "consumer": consumer}
     raise ImproperlyConfigured(f"TASK_QUEUE_URL must start with sqlite:/// or redis://, not {scheme or url!r}.")
+
+
+def ends_before_web_timeout(name: str, seconds: float, web_timeout: float, why: str) -> None:
+    """Work that runs in a request (`name`, `seconds`) must end before gunicorn kills the web worker."""
+    if seconds >= web_timeout:
+        raise ImproperlyConfigured(
+            f"{name} ({seconds:g} s) must be less than WEB_TIMEOUT ({web_timeout:g} s), the web worker's timeout: "
+            f"{why}."
+        )
+
+
+def logging(level: str) -> dict:
+    """Plain lines on the console; urllib3 logs full URLs and msal request bodies at DEBUG: they stay quiet."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+        "root": {"handlers": ["console"], "level": level},
+        "loggers": {name: {"level": "WARNING"} for name in ("urllib3", "msal", "axes", "huey")},
+    }
+
+
+def database(settings: dict, *, conn_max_age: int, sqlite_busy_timeout: float) -> dict:
+    """DATABASE_URL's database, with the options this app relies on."""
+    settings.setdefault("CONN_MAX_AGE", conn_max_age)
+    settings["CONN_HEALTH_CHECKS"] = True
+    if settings["ENGINE"] == "django.db.backends.postgresql":
+        settings.setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+    elif settings["ENGINE"] == "django.db.backends.sqlite3":
+        # Threads (gunicorn's, and the tests') wait up to SQLITE_BUSY_TIMEOUT for each other's writes instead of
+        # failing. IMMEDIATE: a transaction takes the write lock when it begins; a deferred one (SQLite's default)
+        # that read first and then writes cannot wait for the lock and fails at once with "database is locked"
+        # (django-axes counting a wrong password does just that; tests/test_concurrent_writes.py).
+        # WAL lets readers go on while one writes. Tests use a file too: an in-memory shared cache
+        # fails concurrent access with "table is locked" instead of waiting.
+        settings.setdefault("OPTIONS", {}).update(
+            timeout=sqlite_busy_timeout, transaction_mode="IMMEDIATE", init_command="PRAGMA journal_mode=WAL;"
+        )
+        test_file = Path(tempfile.gettempdir()) / f"gathr-test-{os.getpid()}.sqlite3"
+        settings.setdefault("TEST", {}).setdefault("NAME", str(test_file))
+    return settings

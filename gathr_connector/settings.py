@@ -1,7 +1,5 @@
 """Settings for the Dynamics CRM connector. Every value comes from the environment (see README)."""
 
-import os
-import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -148,27 +146,12 @@ TEMPLATES = [
 
 
 DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+    "default": setting_values.database(
+        env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+        conn_max_age=_number("CONN_MAX_AGE", 60, low=-1, high=86400, cast=int),
+        sqlite_busy_timeout=_number("SQLITE_BUSY_TIMEOUT", 20, low=0, high=300),
+    )
 }
-DATABASES["default"].setdefault("CONN_MAX_AGE", _number("CONN_MAX_AGE", 60, low=-1, high=86400, cast=int))
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
-elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Threads (gunicorn's, and the tests') wait up to SQLITE_BUSY_TIMEOUT for each other's writes instead of
-    # failing. IMMEDIATE: a transaction takes the write lock when it begins; a deferred one (SQLite's default)
-    # that read first and then writes cannot wait for the lock and fails at once with "database is locked"
-    # (django-axes counting a wrong password does just that; tests/test_concurrent_writes.py).
-    # WAL lets readers go on while one writes. Tests use a file too: an in-memory shared cache
-    # fails concurrent access with "table is locked" instead of waiting.
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        timeout=_number("SQLITE_BUSY_TIMEOUT", 20, low=0, high=300),
-        transaction_mode="IMMEDIATE",
-        init_command="PRAGMA journal_mode=WAL;",
-    )
-    DATABASES["default"].setdefault("TEST", {}).setdefault(
-        "NAME", str(Path(tempfile.gettempdir()) / f"gathr-test-{os.getpid()}.sqlite3")
-    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {
@@ -296,18 +279,17 @@ CREDENTIAL_EXPIRY_REFRESH_HOURS = _number(
 LIST_SPARKLINE_TESTS = _number("LIST_SPARKLINE_TESTS", 10, low=0, high=50, cast=int, unit="TESTs")
 TEST_CONNECT_TIMEOUT = _number("TEST_CONNECT_TIMEOUT", 5, low=0, high=TEST_TOTAL_TIMEOUT)
 TEST_READ_TIMEOUT = _number("TEST_READ_TIMEOUT", 15, low=0, high=TEST_TOTAL_TIMEOUT)
-if TEST_TOTAL_TIMEOUT >= WEB_TIMEOUT:
-    raise ImproperlyConfigured(
-        f"TEST_TOTAL_TIMEOUT ({TEST_TOTAL_TIMEOUT:g} s) must be less than WEB_TIMEOUT ({WEB_TIMEOUT:g} s), "
-        "the web worker's timeout: a TEST would otherwise outlive the request that waits for it."
-    )
+setting_values.ends_before_web_timeout(
+    "TEST_TOTAL_TIMEOUT",
+    TEST_TOTAL_TIMEOUT,
+    WEB_TIMEOUT,
+    "a TEST would otherwise outlive the request that waits for it",
+)
 # Preview (connections/table_preview.py) runs in the web request, so its own budget must end before the worker's.
 PREVIEW_TIMEOUT = _number("PREVIEW_TIMEOUT", 10, low=0, high=120)
-if PREVIEW_TIMEOUT >= WEB_TIMEOUT:
-    raise ImproperlyConfigured(
-        f"PREVIEW_TIMEOUT ({PREVIEW_TIMEOUT:g} s) must be less than WEB_TIMEOUT ({WEB_TIMEOUT:g} s), the web "
-        "worker's timeout: a preview runs in the request that waits for it."
-    )
+setting_values.ends_before_web_timeout(
+    "PREVIEW_TIMEOUT", PREVIEW_TIMEOUT, WEB_TIMEOUT, "a preview runs in the request that waits for it"
+)
 PREVIEW_RATE_PER_USER = _number("PREVIEW_RATE_PER_USER", 6, low=0, high=10000, cast=int, unit="previews a minute")
 # Abuse limits (per minute); the counters live in CACHE_URL's cache (Redis in production).
 TEST_RATE_PER_USER = _number("TEST_RATE_PER_USER", 20, low=0, high=100000, cast=int, unit="TESTs a minute")
@@ -322,17 +304,4 @@ TEST_WORKERS = _number("TEST_WORKERS", 16, low=0, high=64, cast=int, unit="threa
 
 HUEY = setting_values.huey(TASK_QUEUE_URL, TEST_WORKERS)
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {
-        # urllib3 logs full URLs; msal logs request bodies at DEBUG: keep them quiet.
-        "urllib3": {"level": "WARNING"},
-        "msal": {"level": "WARNING"},
-        "axes": {"level": "WARNING"},
-        "huey": {"level": "WARNING"},
-    },
-}
+LOGGING = setting_values.logging(env.str("LOG_LEVEL", default="INFO"))
