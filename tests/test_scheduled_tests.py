@@ -12,6 +12,7 @@ from django.utils import timezone
 from connections import schedule
 from connections.background import scheduled_tests, start_scheduled
 from connections.models import Connection, Health
+from connections.queueing import QueueUnavailableError
 from connections.runs import RunSource, RunState, TestRun
 from tests.test_connection_list import text_of
 from tests.test_connection_test import good
@@ -283,3 +284,16 @@ def test_a_service_protection_refusal_says_which_limit_and_how_long_to_wait(make
         "retry after 900 s."
     )
     assert "scheduled re-tests wait by themselves" in result["hint"]
+
+
+def test_a_queue_that_refuses_the_scheduled_test_leaves_the_connection_due(make_connection, microsoft):
+    connection = due(make_connection(**good(microsoft)))
+
+    def refused(candidate, slot):
+        raise QueueUnavailableError("the queue is down")
+
+    with pytest.raises(QueueUnavailableError):
+        schedule.dispatch(refused)
+
+    assert not scheduled_runs(connection).exists()
+    assert Connection.objects.get(pk=connection.pk).next_test_at <= timezone.now()  # the next dispatch takes it
