@@ -5,7 +5,7 @@ from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
-from connections import background, expiry, history, throttle
+from connections import background, expiry, history, secretless, throttle
 from connections.credential_slots import CredentialSlot, SlotRole
 from connections.forms import FIELD_ORDER, SENSITIVE_FIELDS, ConnectionForm
 from connections.models import Connection
@@ -41,6 +41,7 @@ class ConnectionAdmin(admin.ModelAdmin):
     list_select_related = ["owner"]
     readonly_fields = [
         "secret_state",
+        "federated_values",
         "rotation_state",
         "certificate_subject",
         "certificate_sha1",
@@ -66,6 +67,7 @@ class ConnectionAdmin(admin.ModelAdmin):
             {
                 "fields": [
                     "secret_state",
+                    "federated_values",
                     "rotation_state",
                     "certificate_subject",
                     "certificate_sha1",
@@ -99,7 +101,17 @@ class ConnectionAdmin(admin.ModelAdmin):
 
     @admin.display(description="Stored secret")
     def secret_state(self, obj: Connection) -> str:
+        if obj.is_secretless:
+            return f"Nothing secret is stored: {obj.get_credential_type_display()}."
         return "A client secret is stored (encrypted)." if obj.has_client_secret else "No client secret stored."
+
+    @admin.display(description="Federated credential")
+    def federated_values(self, obj: Connection) -> str:
+        """What the app registration's federated credential must hold (Other issuer), as the connection page shows."""
+        if not (obj.uses_federated and obj.federated_subject):
+            return "-"
+        values = secretless.federated_values(obj, obj.federated_subject)
+        return f"Issuer {values.issuer}; Subject identifier {values.subject}; Audience {values.audience}"
 
     @admin.display(description="Rotation")
     def rotation_state(self, obj: Connection) -> str:

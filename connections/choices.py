@@ -22,6 +22,18 @@ class AzureEnvironment(models.TextChoices):
 class CredentialType(models.TextChoices):
     CLIENT_SECRET = "secret", "Secret (OAuthClientSecret)"
     CERTIFICATE = "certificate", "Certificate (OAuthJWTCert)"
+    # AzureServicePrincipal only: nothing secret is stored for these two (connections/secretless.py).
+    FEDERATED = "federated", "Federated (no secret)"
+    MANAGED_IDENTITY = "managed_identity", "Managed identity (AzureMSI)"
+
+
+SECRETLESS_CREDENTIALS = (CredentialType.FEDERATED, CredentialType.MANAGED_IDENTITY)
+
+
+class ManagedIdentityType(models.TextChoices):
+    SYSTEM = "system", "System-assigned"
+    CLIENT_ID = "client_id", "User-assigned, by its client ID"
+    RESOURCE_ID = "resource_id", "User-assigned, by its resource ID"
 
 
 class AuthScheme(models.TextChoices):

@@ -22,7 +22,11 @@ class SlotRole(models.TextChoices):
 class CredentialSlot(models.Model):
     connection = models.ForeignKey("connections.Connection", on_delete=models.CASCADE, related_name="credential_slots")
     role = models.CharField(max_length=16, choices=SlotRole)
-    kind = models.CharField(max_length=16, choices=CredentialType)
+    # Only what can be rotated: a federated credential or a managed identity has no secret to add beside another.
+    kind = models.CharField(
+        max_length=16,
+        choices=[(kind.value, kind.label) for kind in (CredentialType.CLIENT_SECRET, CredentialType.CERTIFICATE)],
+    )
     # The client secret, or the certificate's key and chain (CertificateCredential.to_storage()), as ciphertext.
     credential_encrypted = models.TextField(editable=False)
     certificate_subject = models.CharField(max_length=500, blank=True, default="", editable=False)

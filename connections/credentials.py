@@ -6,6 +6,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
+from connections import secretless
 from connections.dynamics.credential_expiry import REFUSAL_REMEMBERED_HOURS, KnownExpiry, credential_key
 from connections.dynamics.runner import CheckParams
 from connections.models import AuthScheme, Connection, CredentialType
@@ -18,6 +19,10 @@ CREDENTIAL_FIELDS = {AuthScheme.NTLM: "the Password", AuthScheme.ADFS: "the Clie
 def _credential(connection: Connection, secret: str = "", certificate=None, password: str = ""):
     if connection.auth_scheme == AuthScheme.NTLM:
         return password or connection.get_windows_password()
+    if connection.uses_federated:
+        return secretless.federated_credential(connection)
+    if connection.uses_managed_identity:
+        return secretless.managed_identity(connection)
     if connection.credential_type == CredentialType.CERTIFICATE and connection.auth_scheme != AuthScheme.ADFS:
         return certificate or connection.get_certificate()
     return secret or connection.get_client_secret()
@@ -51,7 +56,7 @@ def known_expiry(connection: Connection, credential, now=None) -> KnownExpiry | 
     Graph: read less than CREDENTIAL_EXPIRY_REFRESH_HOURS ago (Graph's refusal: less than an hour ago), and of this
     credential (a new secret or certificate forgets the reading of the old one: Connection._forget_expiry_reading)."""
     read_at, expires_at = connection.credential_expiry_read_at, connection.credential_expires_at
-    if not connection.pk or not credential or read_at is None:
+    if not connection.pk or not credential or read_at is None or connection.is_secretless:
         return None
     if connection.credential_expiry_of != credential_key(credential):
         return None

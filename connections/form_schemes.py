@@ -55,10 +55,11 @@ class SchemeRules:
 
     def _require_by_scheme(self) -> None:
         """Fields the chosen version and scheme need are required (their labels carry the asterisk)."""
-        self.fields["azure_tenant"].required = not self.on_premises
+        # A managed identity is the deployment's own: it needs neither the app's Client ID nor its tenant.
+        self.fields["azure_tenant"].required = not self.on_premises and not self.uses_managed_identity
         self.fields["azure_environment"].required = not self.on_premises
         self.fields["credential_type"].required = not self.on_premises
-        self.fields["client_id"].required = self.scheme != AuthScheme.NTLM
+        self.fields["client_id"].required = self.scheme != AuthScheme.NTLM and not self.uses_managed_identity
         self.fields["windows_user"].required = self.scheme == AuthScheme.NTLM
         self.fields["adfs_url"].required = self.scheme == AuthScheme.ADFS
 
@@ -75,12 +76,12 @@ class SchemeRules:
         return {str(scheme): text for scheme, text in HTTP_WARNINGS.items()}
 
     def clean_client_id(self) -> str:
-        if self.scheme == AuthScheme.NTLM:  # NTLM has no OAuth client: whatever the hidden box held is dropped
+        if self.scheme == AuthScheme.NTLM or self.uses_managed_identity:  # no OAuth client: the box is dropped
             return ""
         return checked(inputs.normalize_guid, self.cleaned_data["client_id"], field="Client ID")
 
     def clean_azure_tenant(self) -> str:
-        if self.on_premises:  # on-premises servers do not use Microsoft Entra ID
+        if self.on_premises or self.uses_managed_identity:  # no tenant to name: the identity knows its own
             return ""
         return checked(inputs.normalize_tenant, self.cleaned_data["azure_tenant"])
 

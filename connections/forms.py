@@ -13,7 +13,9 @@ from django.utils.safestring import SafeString, mark_safe
 from connections.callback_url import check_callback_url
 from connections.dynamics import certificates, inputs
 from connections.fields import checked, write_only_secret
+from connections.form_credentials import SECRETLESS_ERROR_MESSAGES, SecretlessRules
 from connections.form_schemes import PASSWORD_STORED_HELP, SCHEME_ERROR_MESSAGES, SchemeRules
+from connections.form_texts import FIELD_ERRORS, HELP_TEXTS
 from connections.models import AuthScheme, Connection, CredentialType, CrmVersion, Scope
 
 # The product page's fields in its order, then ours; the admin shows the same list (plus the owner).
@@ -35,6 +37,8 @@ FIELD_ORDER = [
     "credential_type",
     "certificate",
     "certificate_password",
+    "managed_identity_type",
+    "managed_identity_id",
     "scope",
 ]
 # Typed credentials: hidden from error reports (sensitive_post_parameters) by the views and the admin.
@@ -42,7 +46,7 @@ SENSITIVE_FIELDS = ("client_secret", "certificate_password", "certificate", "win
 SECRET_STORED_HELP = "A client secret is stored. Leave this box empty to keep it, or type a new secret to replace it."
 
 
-class ConnectionForm(SchemeRules, forms.ModelForm):
+class ConnectionForm(SecretlessRules, SchemeRules, forms.ModelForm):
     # Its widgets render with Django's own Jinja2 templates of them: the same HTML, several times faster.
     default_renderer = Jinja2()
     error_messages = {
@@ -51,6 +55,7 @@ class ConnectionForm(SchemeRules, forms.ModelForm):
         "certificate_required": "Upload the certificate (PFX with its password, or PEM with the private key).",
         "control_characters": "The name cannot contain line breaks or control characters.",
         **SCHEME_ERROR_MESSAGES,
+        **SECRETLESS_ERROR_MESSAGES,
     }
 
     # Secret values never hold spaces; stripping saves admins from a pasted newline.
@@ -93,39 +98,8 @@ class ConnectionForm(SchemeRules, forms.ModelForm):
     class Meta:
         model = Connection
         fields = [name for name in FIELD_ORDER if name not in SENSITIVE_FIELDS]
-        help_texts = {
-            "auth_scheme": "CRMOnline: AzureServicePrincipal, the app signs in as itself (application permissions "
-            "and an application user), or AzureAD, an admin signs in once with Microsoft (delegated permissions, "
-            "InitiateOAuth=GETANDREFRESH) and the connection refreshes its token by itself. CRM2011+: NTLM, a "
-            "Windows domain account, or ADFS, an AD FS server application (AD FS 2016 or newer).",
-            "windows_user": "The Windows account TEST and the platform sign in with, as DOMAIN\\name or "
-            "name@domain. It needs a Dynamics CRM user with a security role.",
-            "adfs_url": "The address of your AD FS, like https://adfs.contoso.com/adfs (AD FS 2016 or newer).",
-            "adfs_resource": "The identifier of the Dynamics CRM relying party trust in AD FS. Leave empty for the "
-            "server's root URL (like https://crm.contoso.com/); with IFD it is often https://auth.crm.contoso.com/.",
-            "name": "The name shown in the list of available connections.",
-            "client_id": "The Application (client) ID on the app registration's Overview page "
-            "(Microsoft Entra admin center > App registrations).",
-            "url": "The root URL of the organization. CRMOnline: https://contoso.crm.dynamics.com/ "
-            "(Power Platform admin center > Environments > Environment URL). "
-            "CRM2011+: http://MySite/MyOrganization.",
-            "crm_version": "CRMOnline for Dynamics 365 / Dataverse (Office 365 STS); "
-            "CRM2011+ for an on-premises server.",
-            "azure_tenant": "The Directory (tenant) ID on the app registration's Overview page, "
-            "or a domain of the tenant such as contoso.onmicrosoft.com.",
-            "azure_environment": "The Azure cloud of the tenant: GLOBAL for commercial and GCC "
-            "(crm9), USGOVT for GCC High, USGOVTDOD for DoD, CHINA for 21Vianet.",
-            "credential_type": "Authenticate the app with its client secret, or with a certificate "
-            "uploaded to the app registration (OAuthJWTCert).",
-        }
-        error_messages = {
-            "name": {"required": "Enter a Connection Name."},
-            "client_id": {"required": "Enter the Client ID (the app registration's Application (client) ID)."},
-            "url": {"required": "Enter the URL of the organization, like https://contoso.crm.dynamics.com/."},
-            "azure_tenant": {"required": "Enter the AzureTenant (the Directory (tenant) ID)."},
-            "windows_user": {"required": "Enter the User, as DOMAIN\\name or name@domain."},
-            "adfs_url": {"required": "Enter the AD FS Server, like https://adfs.contoso.com/adfs."},
-        }
+        help_texts = HELP_TEXTS
+        error_messages = FIELD_ERRORS
         widgets = {
             "name": forms.TextInput(attrs={"autocomplete": "off", "autofocus": True}),
             "client_id": forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
@@ -135,6 +109,8 @@ class ConnectionForm(SchemeRules, forms.ModelForm):
             "credential_type": forms.RadioSelect,
             "auth_scheme": forms.RadioSelect,
             "scope": forms.RadioSelect,
+            "managed_identity_type": forms.RadioSelect,
+            "managed_identity_id": forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
             "callback_url": forms.URLInput(attrs={"spellcheck": "false"}),
             "windows_user": forms.TextInput(
                 attrs={"autocomplete": "off", "spellcheck": "false", "placeholder": "CONTOSO\\maria"}
@@ -213,6 +189,8 @@ class ConnectionForm(SchemeRules, forms.ModelForm):
             "azure_environment",
             "credential_type",
             Div("certificate", "certificate_password", css_id="certificate-fields"),
+            HTML("{{ form.federated_html }}"),
+            Div("managed_identity_type", "managed_identity_id", css_id="managed-identity-fields"),
             "scope",
             "creation_token",
         )
@@ -260,6 +238,8 @@ class ConnectionForm(SchemeRules, forms.ModelForm):
             self._clean_on_premises(cleaned)
         elif cleaned.get("credential_type") == CredentialType.CERTIFICATE:
             self._clean_certificate(cleaned)
+        elif self.secretless_posted:
+            self._clean_secretless(cleaned)
         elif not cleaned.get("client_secret") and not self.instance.has_client_secret:
             self.add_error("client_secret", ValidationError(self.error_messages["secret_required"], code="required"))
         return cleaned

@@ -31,6 +31,9 @@ TESTED_FIELDS = (
     "windows_user",
     "adfs_url",
     "adfs_resource",
+    "federated_subject",
+    "managed_identity_type",
+    "managed_identity_id",
 )
 ADOPTION_WINDOW = timedelta(minutes=15)  # a form TEST older than this does not count for CREATE
 FINGERPRINT_SALT = "connections.history.form-test"

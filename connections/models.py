@@ -8,9 +8,8 @@ from django.db import models
 from django.db.models import F, Value
 from django.db.models.functions import Lower, Replace
 from django.urls import reverse
-from django.utils import timezone
 
-from connections import crypto, outcomes
+from connections import outcomes
 from connections.access_checks import AccessCheck  # noqa: F401 - Check access's model, in a module of its own
 from connections.choices import (  # noqa: F401 - the choices are imported from here too
     ON_PREMISES_SCHEMES,
@@ -20,11 +19,12 @@ from connections.choices import (  # noqa: F401 - the choices are imported from 
     CredentialType,
     CrmVersion,
     Health,
+    ManagedIdentityType,
     Scope,
     TestStatus,
 )
+from connections.connection_credentials import ConnectionCredentials
 from connections.credential_slots import CredentialSlot  # noqa: F401 - rotation's model, in a module of its own
-from connections.dynamics.certificates import CertificateCredential
 from connections.health import Change
 from connections.indexes import SortIndex
 from connections.runs import TestRun  # noqa: F401 - the background TEST's model, in a module of its own
@@ -39,7 +39,7 @@ class ConnectionQuerySet(models.QuerySet):
         return self.select_related("owner")
 
 
-class Connection(models.Model):
+class Connection(ConnectionCredentials, models.Model):
     name = models.CharField("Connection Name", max_length=100)
     # Blank for NTLM, which has no OAuth client.
     client_id = models.CharField("Client ID", max_length=36, blank=True, default="")
@@ -78,6 +78,14 @@ class Connection(models.Model):
     certificate_sha1 = models.CharField(max_length=40, blank=True, default="", editable=False)
     certificate_sha256 = models.CharField(max_length=64, blank=True, default="", editable=False)
     certificate_not_after = models.DateTimeField(null=True, blank=True, editable=False)
+    # Federated (no secret): the subject this site's issuer signs assertions for (connections/secretless.py): given
+    # once, never reused, and kept when the credential changes (switching back needs no new registration).
+    federated_subject = models.CharField(max_length=100, unique=True, null=True, blank=True, editable=False)
+    # Managed identity: the deployment's system-assigned identity, or a user-assigned one by client or resource ID.
+    managed_identity_type = models.CharField(
+        "Managed identity", max_length=16, choices=ManagedIdentityType, default=ManagedIdentityType.SYSTEM, blank=True
+    )
+    managed_identity_id = models.CharField("Identity ID", max_length=400, blank=True, default="")
     # When the app credential expires (connections/expiry.py): as Microsoft Graph said in a TEST of the saved
     # credential, when it said so, and of which credential ("secret:" + its hint, or "certificate:" + thumbprint);
     # or, for a client secret, the date an admin typed from the portal.
@@ -182,111 +190,6 @@ class Connection(models.Model):
     @property
     def url_host(self) -> str:
         return urlsplit(self.url).hostname or ""
-
-    @property
-    def has_client_secret(self) -> bool:
-        return bool(self.client_secret_encrypted)
-
-    @property
-    def certificate_expired(self) -> bool:
-        return bool(self.certificate_not_after and self.certificate_not_after <= timezone.now())
-
-    @property
-    def has_certificate(self) -> bool:
-        return bool(self.certificate_encrypted)
-
-    def set_client_secret(self, plaintext: str) -> None:
-        self.client_secret_encrypted = crypto.encrypt(plaintext)
-        self._forget_expiry_reading()
-
-    def _forget_expiry_reading(self) -> None:
-        """A new credential: the reading of the old one's expiry, and the warnings sent for it, no longer count."""
-        self.credential_expires_at = self.credential_expiry_read_at = None
-        self.credential_expiry_of = ""
-        self.expiry_warned_level = 0
-
-    def get_client_secret(self) -> str:
-        return crypto.decrypt(self.client_secret_encrypted) if self.client_secret_encrypted else ""
-
-    @property
-    def is_on_premises(self) -> bool:
-        return self.crm_version == CrmVersion.CRM_2011
-
-    @property
-    def uses_ntlm(self) -> bool:
-        return self.auth_scheme == AuthScheme.NTLM
-
-    @property
-    def uses_adfs(self) -> bool:
-        return self.auth_scheme == AuthScheme.ADFS
-
-    @property
-    def has_windows_password(self) -> bool:
-        return bool(self.windows_password_encrypted)
-
-    def set_windows_password(self, plaintext: str) -> None:
-        self.windows_password_encrypted = crypto.encrypt(plaintext)
-
-    def get_windows_password(self) -> str:
-        return crypto.decrypt(self.windows_password_encrypted) if self.windows_password_encrypted else ""
-
-    def drop_unused_settings(self) -> None:
-        """Blank what the CRM Version and Auth Scheme do not use, secrets included: keep nothing that nothing needs."""
-        if self.is_on_premises:
-            self.azure_tenant = ""
-        if self.uses_ntlm:
-            self.client_id = ""
-            self.client_secret_encrypted = ""
-        else:
-            self.windows_user = ""
-            self.windows_password_encrypted = ""
-        if not self.uses_adfs:
-            self.adfs_url = self.adfs_resource = ""
-        if not self.is_delegated:
-            self.token_cache_encrypted = ""
-            self.signed_in_name = self.signed_in_username = self.signed_in_tenant = ""
-            self.signed_in_at = None
-        if self.uses_certificate or self.uses_ntlm:
-            self.secret_expires_on = None  # typed for a client secret only
-        if self.uses_certificate:
-            self.client_secret_encrypted = ""
-        else:
-            self._drop_certificate()
-
-    def _drop_certificate(self) -> None:
-        self.certificate_encrypted = ""
-        self.certificate_subject = self.certificate_sha1 = self.certificate_sha256 = ""
-        self.certificate_not_after = None
-
-    @property
-    def uses_certificate(self) -> bool:
-        """OAuthJWTCert: CRMOnline's AzureServicePrincipal or AzureAD app with a certificate (never on-premises)."""
-        return self.credential_type == CredentialType.CERTIFICATE and not self.is_on_premises
-
-    @property
-    def is_delegated(self) -> bool:
-        return self.auth_scheme == AuthScheme.AZURE_AD
-
-    @property
-    def is_signed_in(self) -> bool:
-        return bool(self.token_cache_encrypted)
-
-    def get_token_cache(self) -> str:
-        return crypto.decrypt(self.token_cache_encrypted) if self.token_cache_encrypted else ""
-
-    def set_certificate(self, credential) -> None:
-        """Store a parsed certificate credential (connections.dynamics.certificates.CertificateCredential)."""
-        self.certificate_encrypted = crypto.encrypt(credential.to_storage())
-        self.certificate_subject = credential.subject
-        self.certificate_sha1 = credential.sha1
-        self.certificate_sha256 = credential.sha256
-        self.certificate_not_after = credential.not_after
-        self._forget_expiry_reading()
-
-    def get_certificate(self) -> CertificateCredential | None:
-        if not self.certificate_encrypted:
-            return None
-        return CertificateCredential.from_storage(crypto.decrypt(self.certificate_encrypted))
 
     def record_test(self, result) -> Change | None:
         """Save the outcome of a TEST of the saved settings (a connections.dynamics.check.CheckResult) and move the

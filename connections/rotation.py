@@ -33,8 +33,13 @@ class RotationError(Exception):
 
 
 def applies(connection: Connection) -> bool:
-    """Rotation is for app-only sign-in to Microsoft Entra ID: CRMOnline with AzureServicePrincipal."""
-    return connection.crm_version == CrmVersion.CRM_ONLINE and connection.auth_scheme == AuthScheme.SERVICE_PRINCIPAL
+    """Rotation is for app-only sign-in to Microsoft Entra ID with a secret or certificate: CRMOnline with
+    AzureServicePrincipal (a federated credential or a managed identity has nothing to rotate)."""
+    return (
+        connection.crm_version == CrmVersion.CRM_ONLINE
+        and connection.auth_scheme == AuthScheme.SERVICE_PRINCIPAL
+        and not connection.is_secretless
+    )
 
 
 def noun(connection: Connection) -> str:

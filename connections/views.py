@@ -26,6 +26,7 @@ from connections import (
     rotation_page,
     run_views,
     schedule_page,
+    secretless_page,
     sparklines,
 )
 from connections.callback_url import default_callback_url
@@ -107,6 +108,7 @@ def render_detail(
     context["history"] = history_page.summary(connection)
     context["schedule"] = schedule_page.summary(connection)
     context["expiry"] = expiry.shown(connection, timezone.now())
+    context |= secretless_page.context(request, connection)
     return render(request, "connections/connection_detail.html", context, status=status)
 
 

@@ -10,6 +10,8 @@ class Cloud:
     dataverse_suffixes: tuple[str, ...]  # host must end in ".<suffix>"
     example_url: str
     graph_host: str  # Microsoft Graph of this cloud (the app's own credentials, for their expiry)
+    # The audience a federated credential names for this cloud's Entra ID (Microsoft's "Other issuer" page).
+    federation_audience: str = "api://AzureADTokenExchange"
 
     def is_dataverse_host(self, host: str) -> bool:
         return any(host.endswith("." + suffix) for suffix in self.dataverse_suffixes)
@@ -28,6 +30,7 @@ CLOUDS = {
         ("crm.microsoftdynamics.us", "api.crm.microsoftdynamics.us"),
         "https://contoso.crm.microsoftdynamics.us/",
         "graph.microsoft.us",
+        "api://AzureADTokenExchangeUSGov",
     ),
     "USGOVTDOD": Cloud(
         "USGOVTDOD",
@@ -35,6 +38,7 @@ CLOUDS = {
         ("crm.appsplatform.us", "api.crm.appsplatform.us"),
         "https://contoso.crm.appsplatform.us/",
         "dod-graph.microsoft.us",
+        "api://AzureADTokenExchangeUSGov",
     ),
     "CHINA": Cloud(
         "CHINA",
@@ -42,6 +46,7 @@ CLOUDS = {
         ("crm.dynamics.cn", "api.crm.dynamics.cn"),
         "https://contoso.crm.dynamics.cn/",
         "microsoftgraph.chinacloudapi.cn",
+        "api://AzureADTokenExchangeChina",
     ),
 }
 

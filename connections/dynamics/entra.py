@@ -12,6 +12,7 @@ from connections.dynamics import http
 from connections.dynamics.certificates import CertificateCredential
 from connections.dynamics.clouds import Cloud
 from connections.dynamics.errors import CheckError, entra_error
+from connections.dynamics.federated import FederatedCredential, explain
 
 MAX_APPS = 256
 
@@ -101,10 +102,14 @@ def retire_credential(credential) -> int:
     return apps.forget_credential(credential_fingerprint(credential))
 
 
-def credential_fingerprint(credential: str | CertificateCredential) -> str:
+def credential_fingerprint(credential) -> str:
     """Identifies a credential in memory without keeping it as a key: a new secret means a new app."""
     if isinstance(credential, CertificateCredential):
         material = "cert:" + credential.sha256 + hashlib.sha256(credential.private_key_pem.encode()).hexdigest()
+    elif isinstance(credential, FederatedCredential):
+        material = "federated:" + "\n".join((credential.issuer, credential.subject, credential.audience))
+    elif not isinstance(credential, str):  # a managed identity: who it is, no secret
+        material = "identity:" + repr(credential)
     else:
         material = "secret:" + credential
     return hashlib.sha256(material.encode()).hexdigest()
@@ -119,21 +124,22 @@ def acquire_token(cloud: Cloud, tenant: str, client_id: str, credential, resourc
     except (msal.exceptions.MsalError, requests.HTTPError, ValueError) as error:
         # msal raises instead of returning an error for 5xx and unreadable answers.
         apps.discard(key)
-        raise _unexpected_answer(cloud) from error
+        raise _unexpected_answer(cloud, credential) from error
     if "access_token" in result:
         apps.put(key, app)
         return Token(result["access_token"], from_cache=result.get("token_source") == "cache")
     # A failed app is not kept: msal would replay a cached 400 for a minute after the admin fixes it.
     apps.discard(key)
     failed = last_failed_exchange()
-    raise entra_error(result, cloud.name, failed.status if failed else None)
+    raise _refusal(result, credential, cloud, failed.status if failed else None)
 
 
 def build_app(
     cloud: Cloud, tenant: str, client_id: str, credential, token_cache=None, http_cache=None
 ) -> msal.ConfidentialClientApplication:
     """An msal confidential client over our guarded, time-bounded HTTP client."""
-    client_credential = credential.msal_credential() if isinstance(credential, CertificateCredential) else credential
+    has_own = isinstance(credential, (CertificateCredential, FederatedCredential))
+    client_credential = credential.msal_credential() if has_own else credential
     try:
         return msal.ConfidentialClientApplication(
             client_id,
@@ -168,11 +174,11 @@ def _discovery_error(cloud: Cloud) -> CheckError:
     )
 
 
-def _unexpected_answer(cloud: Cloud) -> CheckError:
+def _unexpected_answer(cloud: Cloud, credential=None) -> CheckError:
     """msal raises instead of returning an error for 5xx and unreadable token answers."""
     failed = last_failed_exchange()
     status = f"HTTP {failed.status}" if failed else "an unreadable answer"
-    return _from_answer(failed, cloud) or CheckError(
+    return _from_answer(failed, cloud, credential) or CheckError(
         "entra_error",
         f"Microsoft Entra ID answered the token request with {status}.",
         "Microsoft Entra ID may be having an outage: check https://status.azure.com and TEST again later.",
@@ -180,11 +186,18 @@ def _unexpected_answer(cloud: Cloud) -> CheckError:
     )
 
 
-def _from_answer(failed: http.Exchange | None, cloud: Cloud) -> CheckError | None:
+def _from_answer(failed: http.Exchange | None, cloud: Cloud, credential=None) -> CheckError | None:
     """Entra's own error JSON, when the failed answer carried one."""
     if failed is not None and failed.error_body:
-        return entra_error(failed.error_body, cloud.name, failed.status)
+        return _refusal(failed.error_body, credential, cloud, failed.status)
     return None
+
+
+def _refusal(body: dict, credential, cloud: Cloud, status: int | None) -> CheckError:
+    """Entra ID's error as advice; a federated assertion's refusal names which of its values differs."""
+    if isinstance(credential, FederatedCredential):
+        return explain(body, credential, cloud.name, status)
+    return entra_error(body, cloud.name, status)
 
 
 def last_failed_exchange() -> http.Exchange | None:

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from connections.dynamics import credential_expiry, dataverse, delegated, entra
 from connections.dynamics.clouds import CLOUDS, Cloud
 from connections.dynamics.errors import CheckError, InputError
+from connections.dynamics.federated import FederatedCredential
 from connections.dynamics.inputs import check_online_host, normalize_guid, normalize_tenant, normalize_url
 from connections.dynamics.runner import Available, CheckParams, StepRunner
 from connections.dynamics.schemes import AZURE_AD, CRM_ONLINE, SERVICE_PRINCIPAL
@@ -27,6 +28,7 @@ EXPIRY_STEP = ("expiry", "Credential expiry")
 APP_CREDENTIAL_SCHEMES = (SERVICE_PRINCIPAL, AZURE_AD)
 # Once the rest of the TEST is done, how long it still waits for Microsoft Graph: the expiry never holds it up.
 EXPIRY_GRACE_SECONDS = 3.0
+NOTHING_EXPIRES = "a federated credential has no secret or certificate that expires"
 TYPED_NOT_READ = (
     "read from Microsoft Graph once the credential is saved: by the connection's next TEST or scheduled re-test"
 )
@@ -68,6 +70,9 @@ def check(params: CheckParams, runner: StepRunner) -> Available:
 def _launch_expiry(params: CheckParams, cloud: Cloud, runner: StepRunner):
     """The expiry step's answer: the caller's fresh reading as it is, else Microsoft Graph asked beside WhoAmI."""
     if params.auth_scheme not in APP_CREDENTIAL_SCHEMES or not params.credential:
+        return None
+    if isinstance(params.credential, FederatedCredential):
+        runner.step("expiry").detail = NOTHING_EXPIRES
         return None
     if not params.read_expiry:
         runner.step("expiry").detail = TYPED_NOT_READ
@@ -143,6 +148,14 @@ def acquire_token(params: CheckParams, cloud: Cloud, url: str):
     client_id = normalize_guid(params.client_id, field="Client ID")
     if params.auth_scheme == AZURE_AD:
         return delegated.acquire(cloud, tenant, client_id, params.credential, url, params.token_cache)
+    if isinstance(params.credential, FederatedCredential) and not params.credential.issuer:
+        raise CheckError(
+            "federation_not_configured",
+            "Federated (no secret) needs this site's public https address as its OpenID Connect issuer: SITE_URL "
+            "is not set.",
+            "Ask whoever runs this app to set SITE_URL to the address Microsoft Entra ID can reach it at "
+            "(like https://gathr.contoso.com), then register the federated credential with the Issuer it shows.",
+        )
     return entra.acquire_token(cloud, tenant, client_id, params.credential, url)
 
 

@@ -29,8 +29,8 @@ class CheckParams:
     client_id: str
     azure_environment: str
     # The Auth Scheme's secret: the Entra client secret or certificate, the AD FS client secret, or (NTLM)
-    # the Windows password.
-    credential: str | CertificateCredential = field(repr=False)
+    # the Windows password; or what stands for one with no secret: a FederatedCredential, a ManagedIdentity.
+    credential: object = field(repr=False)
     auth_scheme: str = SERVICE_PRINCIPAL
     token_cache: str = field(default="", repr=False)  # AzureAD: msal's serialized cache
     windows_user: str = ""  # NTLM: DOMAIN\name or name@domain
@@ -47,7 +47,7 @@ class CheckParams:
         values = [self.token_cache]
         if isinstance(self.credential, CertificateCredential):
             values += [self.credential.private_key_pem]
-        else:
+        elif isinstance(self.credential, str):  # a federated credential or a managed identity holds no secret
             values += [self.credential]
         return [value for value in values if value and len(value) >= 4]
 

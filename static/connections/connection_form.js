@@ -213,16 +213,51 @@
     if (!warning.hidden) warning.textContent = warning.getAttribute(scheme === "NTLM" ? "data-ntlm" : "data-adfs");
   }
 
+  // Federated (no secret) and Managed identity sign in as the app itself: AzureServicePrincipal only.
+  function syncCredentials(scheme) {
+    var appOnly = scheme !== "AzureAD";
+    credentials.forEach(function (input) {
+      var secretless = input.value === "federated" || input.value === "managed_identity";
+      var option = input.closest(".form-check") || input.parentElement;
+      option.hidden = secretless && !appOnly;
+      if (option.hidden && input.checked) {
+        input.checked = false;
+        credentials[0].checked = true;
+      }
+    });
+    return checked("credential_type");
+  }
+
+  // The Audience is the chosen Azure Environment's; the CLI command names the typed Client ID.
+  function syncFederated() {
+    var block = document.getElementById("federated-fields");
+    if (!block || !block.hasAttribute("data-audiences")) return;
+    var environment = document.querySelector('input[name="azure_environment"]:checked, select[name="azure_environment"]');
+    var audience = JSON.parse(block.getAttribute("data-audiences"))[environment ? environment.value : "GLOBAL"];
+    var client = document.querySelector('input[name="client_id"]');
+    var id = client ? client.value.trim().replace(/^\{|\}$/g, "") : "";
+    if (!/^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$/.test(id)) id = "<Client ID>";
+    if (audience) document.getElementById("federated-audience").value = audience;
+    document.getElementById("federated-command").value = block.getAttribute("data-command")
+      .replace("{client_id}", id).replace("{audience}", audience || "");
+  }
+
   function sync() {
     var onPremises = version && version.value === "CRM2011+";
     var scheme = schemes.length ? syncSchemes(onPremises) : "";
-    var certificate = !onPremises && checked("credential_type") === "certificate";
-    show("div_id_client_id", scheme !== "NTLM");
-    show("secret-fields", onPremises ? scheme === "ADFS" : !certificate);
-    show("div_id_azure_tenant", !onPremises);
+    var credential = onPremises ? "" : syncCredentials(scheme);
+    var certificate = credential === "certificate";
+    var identity = credential === "managed_identity";
+    show("div_id_client_id", scheme !== "NTLM" && !identity);
+    show("secret-fields", onPremises ? scheme === "ADFS" : credential === "secret" || credential === "");
+    show("div_id_azure_tenant", !onPremises && !identity);
     show("div_id_azure_environment", !onPremises);
     show("div_id_credential_type", !onPremises);
     show("certificate-fields", certificate);
+    show("federated-fields", credential === "federated");
+    show("managed-identity-fields", identity);
+    show("div_id_managed_identity_id", identity && checked("managed_identity_type") !== "system");
+    if (credential === "federated") syncFederated();
     show("ntlm-fields", onPremises && scheme === "NTLM");
     show("adfs-fields", onPremises && scheme === "ADFS");
     if (url) url.setAttribute("placeholder", onPremises ? "http://crmserver/Contoso" : onlinePlaceholder);
@@ -233,6 +268,11 @@
   if (url) url.addEventListener("input", sync);
   schemes.forEach(function (choice) { choice.addEventListener("change", sync); });
   credentials.forEach(function (choice) { choice.addEventListener("change", sync); });
+  document.querySelectorAll('input[name="managed_identity_type"], [name="azure_environment"]').forEach(function (choice) {
+    choice.addEventListener("change", sync);
+  });
+  var clientId = document.querySelector('input[name="client_id"]');
+  if (clientId) clientId.addEventListener("input", sync);
   sync();
 })();
 
