@@ -14,29 +14,12 @@ import msal
 import pytest
 import requests
 
-from tests.simulator.issuer_server import DISCOVERY_PATH, JWKS_PATH, IssuerServer
+from tests.simulator.conftest import FEDERATED_SUBJECT as SUBJECT
+from tests.simulator.issuer_server import DISCOVERY_PATH, JWKS_PATH
 from tests.simulator.test_simulator import DESCRIPTION, WHOAMI, bearer, post_token
 
-ISSUER_HOST = "issuer.gathr.test"
-SUBJECT = "connection:42"
 EXCHANGE = "api://AzureADTokenExchange"
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-
-
-@pytest.fixture
-def issuer(sim):
-    server = IssuerServer(ISSUER_HOST, sim.issue_server_certificate(ISSUER_HOST))
-    server.add_key("key-1")
-    sim.route_issuer(ISSUER_HOST, server.port)
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def trusted(sim, contoso, issuer):
-    """Contoso's app trusts the issuer's tokens about SUBJECT."""
-    sim.add_federated_credential(contoso.app.client_id, issuer.url, SUBJECT, name="gathr-connection-42")
-    return contoso
 
 
 def claims_of(issuer, now: float, **overrides) -> dict:

@@ -10,23 +10,10 @@ import socket
 import pytest
 import trustme
 
+from tests.simulator.conftest import FEDERATED_SUBJECT as SUBJECT
+from tests.simulator.conftest import ISSUER_HOST
 from tests.simulator.issuer_server import DISCOVERY_PATH, JWKS_PATH, IssuerServer
-from tests.simulator.test_federation import ISSUER_HOST, SUBJECT, assert_refused, claims_of, exchange
-
-
-@pytest.fixture
-def issuer(sim):
-    server = IssuerServer(ISSUER_HOST, sim.issue_server_certificate(ISSUER_HOST))
-    server.add_key("key-1")
-    sim.route_issuer(ISSUER_HOST, server.port)
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def trusted(sim, contoso, issuer):
-    sim.add_federated_credential(contoso.app.client_id, issuer.url, SUBJECT)
-    return contoso
+from tests.simulator.test_federation import assert_refused, claims_of, exchange
 
 
 def token_status(sim, contoso, issuer, kid="key-1") -> int:
@@ -44,10 +31,11 @@ def fetched(sim) -> list[tuple[str, int | None]]:
 
 
 def test_it_cannot_reach_an_issuer_host_nobody_routed(sim, contoso, issuer):
-    sim.issuers.reset()  # forget the route: the name is unknown, as if DNS had no answer
-    sim.add_federated_credential(contoso.app.client_id, issuer.url, SUBJECT)
-    assert_oidc_failure(sim, contoso, issuer)
-    assert fetched(sim) == [(issuer.url + DISCOVERY_PATH, None)]
+    unrouted = "https://unrouted.gathr.test"  # as if DNS had no answer for it
+    sim.add_federated_credential(contoso.app.client_id, unrouted, SUBJECT)
+    answer = exchange(contoso, issuer.sign(claims_of(issuer, sim.now(), iss=unrouted), "key-1"))
+    assert_refused(answer, 400, "invalid_request", 50166)
+    assert fetched(sim) == [(unrouted + DISCOVERY_PATH, None)]
 
 
 def test_it_fails_when_the_issuer_refuses_the_connection(sim, trusted, issuer):
