@@ -57,7 +57,8 @@ def test_it_shares_the_test_database(https_live_server, simulator, user, fast_pa
     assert signed_in.status_code == 302 and signed_in.headers["Location"] == "/connections/", signed_in.text[:500]
 
 
-def test_the_simulators_entra_reaches_it_as_an_issuer(microsoft, https_live_server):
+def test_the_simulators_entra_reaches_it_as_an_issuer(https_live_server, microsoft):
+    # https_live_server comes first here: it must still route its name after microsoft resets the simulator
     sim = microsoft.sim
     sim.add_federated_credential(microsoft.app.client_id, https_live_server.url, "connection:1")
     now = int(sim.now())

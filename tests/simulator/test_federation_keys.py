@@ -38,6 +38,14 @@ def test_it_cannot_reach_an_issuer_host_nobody_routed(sim, contoso, issuer):
     assert fetched(sim) == [(unrouted + DISCOVERY_PATH, None)]
 
 
+def test_it_fetches_only_over_https(sim, contoso, issuer):
+    plain = f"http://{ISSUER_HOST}:{issuer.port}"
+    sim.add_federated_credential(contoso.app.client_id, plain, SUBJECT)
+    answer = exchange(contoso, issuer.sign(claims_of(issuer, sim.now(), iss=plain), "key-1"))
+    assert_refused(answer, 400, "invalid_request", 50166)
+    assert fetched(sim) == [(plain + DISCOVERY_PATH, None)]
+
+
 def test_it_fails_when_the_issuer_refuses_the_connection(sim, trusted, issuer):
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
