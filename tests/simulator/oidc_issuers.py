@@ -117,6 +117,8 @@ class OidcIssuers:
         self._record(IssuerFetch(url, status))
         if status != 200:  # a redirect is a failure too: Entra does not follow it
             raise IssuerFetchError(f"GET {url} answered {status}")
+        if len(body) > MAX_DOCUMENT_BYTES:
+            raise IssuerFetchError(f"GET {url} is over {MAX_DOCUMENT_BYTES} bytes")
         try:
             document = json.loads(body)
         except ValueError as err:
@@ -144,8 +146,6 @@ class OidcIssuers:
             body = response.read(MAX_DOCUMENT_BYTES + 1)
         finally:
             connection.close()
-        if len(body) > MAX_DOCUMENT_BYTES:
-            raise IssuerFetchError("document too large")
         return response.status, body
 
     def _record(self, fetch: IssuerFetch) -> None:
