@@ -16,9 +16,9 @@ from connections.dynamics import entra, guard, http
 from connections.models import Connection
 from tests.helpers import ADMIN_PASSWORD, ENV_URL, TEST_SECRET, USER_PASSWORD, HostsResolver
 
-# Fixtures of their own folders, for every test: the marketplace's (the Premium gate opened for database tests)
-# and the on-premises servers'.
-pytest_plugins = ["tests.marketplace.fixtures", "tests.onprem.fixtures"]
+# Fixtures of their own folders, for every test: the marketplace's (the Premium gate opened for database tests),
+# the on-premises servers' and the app served over https (https_live_server).
+pytest_plugins = ["tests.marketplace.fixtures", "tests.onprem.fixtures", "tests.https_live_server"]
 
 
 @pytest.fixture(autouse=True)

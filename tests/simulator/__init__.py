@@ -76,6 +76,14 @@ default; a revoked old token gets 70008), ``revoke_refresh_tokens`` (50173),
 directory cannot reach by itself (see ``aadsts.DOCUMENTED``). Inspect with ``issued_refresh_tokens``,
 ``newest_refresh_token``, ``refresh_grants``, ``refresh_count``. All expiry
 follows ``sim.now()`` (``sim.advance()`` and time_machine).
+
+Workload identity federation (:mod:`.federation`, :mod:`.oidc_issuers`, API in :mod:`.simulator_federation`):
+``add_federated_credential(client_id, issuer, subject, audiences=("api://AzureADTokenExchange",), name=)`` (at
+most 20 per app); a client assertion whose ``iss`` and ``sub`` are not the client id is matched against them
+(700211 issuer, 700212 audience, 70021 subject), its lifetime checked (700024), its issuer's discovery document
+and JWKS fetched over https (``route_issuer(host, port)``, ``trust_issuer_ca``, ``issue_server_certificate``;
+any failure 50166; ``federation_cache_seconds``; ``issuer_fetches``) and its RS256 signature verified by ``kid``
+(7000272 unknown key, 700027 bad signature). Success gives the app's ordinary app-only token.
 """
 
 from .browser import SignInAnswer, sign_in

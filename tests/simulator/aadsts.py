@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+from . import federation_messages as federation
 from .messages import Response
 
 CERT_DOCS = "https://learn.microsoft.com/entra/identity-platform/certificate-credentials"
@@ -274,6 +275,13 @@ DOCUMENTED: dict[int, tuple[int, str, str, str | None]] = {
     50158: (400, "interaction_required", EXTERNAL_CHALLENGE, None),
     53003: (400, "invalid_grant", BLOCKED_BY_CONDITIONAL_ACCESS, "message_only"),
     500112: (400, "invalid_grant", REPLY_ADDRESS_CHANGED, None),
+    70021: (401, "invalid_client", federation.NO_MATCHING_RECORD, None),
+    700211: (401, "invalid_client", federation.NO_RECORD_FOR_ISSUER, None),
+    700212: (401, "invalid_client", federation.NO_RECORD_FOR_AUDIENCE, None),
+    700213: (401, "invalid_client", federation.NO_RECORD_FOR_SUBJECT, None),
+    7000272: (401, "invalid_client", federation.KEY_NOT_IN_METADATA, None),
+    50166: (400, "invalid_request", federation.OIDC_ENDPOINT_FAILED, None),
+    90061: (400, "invalid_request", federation.OIDC_ENDPOINT_FAILED, None),
 }
 DYNAMICS_CRM_APP_ID = "00000007-0000-0000-c000-000000000000"
 
@@ -295,5 +303,6 @@ def documented_error(code: int, form: dict[str, str], app_name: str = "") -> Ent
         resource_app_id=DYNAMICS_CRM_APP_ID,
         given=form.get("redirect_uri", ""),
         expected=form.get("redirect_uri", ""),
+        **federation.presented_values(form),  # issuer, subject, audience, key_id of a federated assertion
     )
     return EntraError(status, error, code, text.format_map(values), suberror)

@@ -7,6 +7,7 @@ registered certificates, or else, when the app trusts a subject name, taken from
 the ``x5c`` leaf if that leaf has the trusted CN and chains to the trusted issuer.
 Claims: ``iss`` == ``sub`` == client id, ``aud`` == this host's token endpoint
 for the tenant, ``exp``/``nbf`` on the simulator clock with 5 minutes of skew.
+An assertion whose ``iss`` and ``sub`` both name someone else is a federated one: see :mod:`.federation`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from cryptography.x509.oid import NameOID
 
 from . import aadsts
 from .aadsts import invalid_client, invalid_request
+from .federation import is_federated, verify_federated_assertion
+from .oidc_issuers import OidcIssuers
 from .state import App, Directory, Tenant
 
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -41,14 +44,21 @@ class AssertionCheck:
     host: str
     now: float
     directory: Directory
+    issuers: OidcIssuers | None = None  # where federated assertions' keys come from
 
 
-def verify_client_assertion(check: AssertionCheck) -> None:
-    """Return if the assertion authenticates ``check.app``; raise :class:`EntraError` if not."""
+def verify_client_assertion(check: AssertionCheck) -> str:
+    """Return ``"certificate"`` or ``"federated"`` if the assertion authenticates ``check.app``; raise
+    :class:`EntraError` if not."""
     header, claims = _parse(check.assertion)
+    if check.issuers is not None and is_federated(claims, check.app.client_id):
+        credentials = list(check.app.federated_credentials)
+        verify_federated_assertion(check.assertion, header, claims, credentials, check.now, check.issuers)
+        return "federated"
     certificate, thumbprint = _find_certificate(header, check)
     _verify_signature(check.assertion, header["alg"], certificate, thumbprint)
     _check_claims(claims, check)
+    return "certificate"
 
 
 def _parse(assertion: str) -> tuple[dict, dict]:

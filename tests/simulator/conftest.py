@@ -14,8 +14,11 @@ from types import SimpleNamespace
 import pytest
 
 from tests.simulator import SERVER_NAMES, Simulator
+from tests.simulator.issuer_server import IssuerServer
 
 ENV_URL = "https://contoso.crm.dynamics.com/"
+ISSUER_HOST = "issuer.gathr.test"
+FEDERATED_SUBJECT = "connection:42"
 
 
 def is_simulated_host(host: str) -> bool:
@@ -72,3 +75,20 @@ def maria(sim: Simulator, contoso: SimpleNamespace) -> SimpleNamespace:
     sim.add_redirect_uri(contoso.app.client_id, REDIRECT_URI)
     member = sim.add_dataverse_user(contoso.env.url, user.object_id)
     return SimpleNamespace(**vars(contoso), person=user, member=member)
+
+
+@pytest.fixture
+def issuer(sim: Simulator):
+    """An external OIDC issuer at https://issuer.gathr.test:PORT publishing the key "key-1", routed for Entra."""
+    server = IssuerServer(ISSUER_HOST, sim.issue_server_certificate(ISSUER_HOST))
+    server.add_key("key-1")
+    sim.route_issuer(ISSUER_HOST, server.port)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def trusted(sim: Simulator, contoso: SimpleNamespace, issuer: IssuerServer) -> SimpleNamespace:
+    """Contoso, whose app trusts the issuer's tokens about FEDERATED_SUBJECT."""
+    credential = sim.add_federated_credential(contoso.app.client_id, issuer.url, FEDERATED_SUBJECT, name="gathr-42")
+    return SimpleNamespace(**vars(contoso), credential=credential)

@@ -24,6 +24,7 @@ from .assertion import JWT_BEARER, AssertionCheck, verify_client_assertion
 from .authorize import AuthorizeEndpoint
 from .discovery import instance_discovery_document, openid_document
 from .messages import Request, Response
+from .oidc_issuers import OidcIssuers
 from .state import AUTHORITY_CLOUDS, GRAPH_CLOUDS, App, Directory, Tenant
 from .user_grants import USER_GRANTS, UserGrants
 
@@ -43,14 +44,15 @@ class TokenContext:
 @dataclass
 class ClientAuthentication:
     app: App
-    kind: str  # "secret" or "certificate"
+    kind: str  # "secret", "certificate" or "federated"
 
 
 class EntraService:
     """Routes requests for the authority hosts (login.microsoftonline.com, ...)."""
 
-    def __init__(self, directory: Directory) -> None:
+    def __init__(self, directory: Directory, issuers: OidcIssuers | None = None) -> None:
         self.directory = directory
+        self.issuers = issuers  # external OIDC issuers, for federated client assertions
         user_grants = UserGrants(self)
         self.grants = {
             "client_credentials": self.client_credentials,
@@ -186,10 +188,8 @@ class EntraService:
         if assertion:
             if ctx.form.get("client_assertion_type") != JWT_BEARER:
                 raise invalid_request(900144, aadsts.MISSING_PARAMETER.format(name="client_assertion_type"))
-            verify_client_assertion(
-                AssertionCheck(assertion, app, ctx.tenant, ctx.request.host, ctx.now, self.directory)
-            )
-            return ClientAuthentication(app, "certificate")
+            check = AssertionCheck(assertion, app, ctx.tenant, ctx.request.host, ctx.now, self.directory, self.issuers)
+            return ClientAuthentication(app, verify_client_assertion(check))
         secret = ctx.form.get("client_secret") or basic_secret
         if not secret:
             raise invalid_client(7000218, aadsts.NO_CREDENTIAL)

@@ -8,6 +8,8 @@ startDateTime, endDateTime and ``secretText: null``; ``keyCredentials[]`` carry
 customKeyIdentifier (the SHA-1 thumbprint as Edm.Binary, so base64), displayName (the subject),
 start/endDateTime from the certificate, ``type: AsymmetricX509Cert``, ``usage: Verify``, and
 ``key`` (base64 DER) only when keyCredentials is in ``$select``, as the resource page says.
+``.../federatedIdentityCredentials`` lists the app's federated credentials (id, name, issuer, subject,
+description, audiences) under the same permissions.
 
 Errors use Graph's body ``{"error": {"code", "message", "innerError": {"date", "request-id",
 "client-request-id"}}}``: no, bad or expired token 401 ``InvalidAuthenticationToken``; no
@@ -43,7 +45,9 @@ TOKEN_INVALID = "Access token validation failure. Invalid audience."
 TOKEN_MALFORMED = "IDX14100: JWT is not well formed, there are no dots (.)."
 FORCED_CODES = {429: "activityLimitReached", 503: "serviceNotAvailable"}  # the errors page's codes
 
-_APPLICATION = re.compile(r"/v1\.0/applications\(appId='(?P<app_id>[^']*)'\)")
+_APPLICATION = re.compile(
+    r"/v1\.0/applications\(appId='(?P<app_id>[^']*)'\)(?P<federated>/federatedIdentityCredentials)?"
+)
 
 
 class GraphError(Exception):
@@ -101,6 +105,8 @@ class GraphService:
                 raise GraphError(400, "BadRequest", f"Resource not found for the segment '{_segment(request)}'.")
             if request.method != "GET":
                 raise GraphError(405, "Request_BadRequest", "Specified HTTP method is not allowed for the request.")
+            if match["federated"]:
+                return self.list_federated_credentials(request, claims, match["app_id"])
             return self.get_application(request, claims, match["app_id"])
         except GraphError as err:
             return error_response(request, err.status, err.code, err.message, now)
@@ -128,7 +134,7 @@ class GraphService:
             raise GraphError(401, "InvalidAuthenticationToken", TOKEN_EXPIRED)
         return claims
 
-    def get_application(self, request: Request, claims: dict, app_id: str) -> Response:
+    def readable_app(self, claims: dict, app_id: str) -> App:
         if not set(READ_APPLICATIONS) & set(claims.get("roles") or []):
             raise GraphError(403, "Authorization_RequestDenied", INSUFFICIENT_PRIVILEGES)
         app = self.directory.find_app(claims["tid"], app_id)
@@ -138,6 +144,20 @@ class GraphService:
                 "Request_ResourceNotFound",
                 f"Resource '{app_id}' does not exist or one of its queried reference-property objects are not present.",
             )
+        return app
+
+    def list_federated_credentials(self, request: Request, claims: dict, app_id: str) -> Response:
+        """``GET /v1.0/applications(appId='...')/federatedIdentityCredentials`` (List federatedIdentityCredentials)."""
+        app = self.readable_app(claims, app_id)
+        context = f"https://{request.host}/v1.0/$metadata#applications('{app.application_object_id}')"
+        body = {
+            "@odata.context": context + "/federatedIdentityCredentials",
+            "value": [credential.as_graph() for credential in app.federated_credentials],
+        }
+        return Response.json(200, body, content_type=ODATA_JSON)
+
+    def get_application(self, request: Request, claims: dict, app_id: str) -> Response:
+        app = self.readable_app(claims, app_id)
         selected = _selected(request)
         entity = application_entity(app, with_keys="keyCredentials" in (selected or ()))
         if selected is not None:

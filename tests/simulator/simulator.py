@@ -16,8 +16,10 @@ from .entra import EntraService
 from .graph import GraphService
 from .knobs import DROP, SILENT, Forced, Knobs, Rule, parse_response_entry
 from .messages import Request, Response
+from .oidc_issuers import OidcIssuers
 from .protection import Limits
 from .server import RequestLog, RequestRecord, SimulatorServer, tls_material
+from .simulator_federation import FederationApi
 from .simulator_tables import AccessApi
 from .simulator_users import UserApi
 from .state import AUTHORITY_CLOUDS, GRAPH_CLOUDS, Directory, environment_key
@@ -25,13 +27,14 @@ from .state import AUTHORITY_CLOUDS, GRAPH_CLOUDS, Directory, environment_key
 logger = logging.getLogger(__name__)
 
 
-class Simulator(UserApi, AccessApi):
+class Simulator(UserApi, AccessApi, FederationApi):
     """A local HTTPS stand-in for Entra ID (app and user sign-in), the Dataverse Web API and Graph's applications.
 
     Serves on ``host:port`` (port 0 = a free port) from construction unless
     ``start=False``. Route requests for the real host names to it and trust
     ``ca_cert_path``; see the package docstring. The user (delegated) API is
-    in :class:`~.simulator_users.UserApi`; tables, roles and access knobs in :class:`~.simulator_tables.AccessApi`.
+    in :class:`~.simulator_users.UserApi`; tables, roles and access knobs in :class:`~.simulator_tables.AccessApi`;
+    workload identity federation in :class:`~.simulator_federation.FederationApi`.
     """
 
     def __init__(self, port: int = 0, host: str = "127.0.0.1", start: bool = True) -> None:
@@ -47,6 +50,7 @@ class Simulator(UserApi, AccessApi):
         self._tmpdir = Path(tempfile.mkdtemp(prefix="entra-dataverse-sim-"))
         self.ca_cert_path = str(self._tmpdir / "ca.pem")
         self.ca.cert_pem.write_to_path(self.ca_cert_path)
+        self.issuers = self.entra.issuers = OidcIssuers(self.ca_cert_path)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         server_cert.configure_cert(context)
         self._server = SimulatorServer((host, port), context, self._dispatch, self.log)
@@ -86,8 +90,9 @@ class Simulator(UserApi, AccessApi):
         self.stop()
 
     def reset(self) -> None:
-        """Forget tenants, apps, users, grants, token policy, knobs, the request log and the clock offset."""
+        """Forget the directory, knobs, request log, clock offset, and issuer routes, CAs, cache and fetches."""
         self.directory.reset()
+        self.issuers.reset()
         self.dataverse.reset()
         self.knobs.clear()
         self.log.clear()

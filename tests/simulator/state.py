@@ -142,6 +142,7 @@ class App:
     admin_consent_required: bool = False  # users cannot consent: code redemption fails with AADSTS65001
     enabled: bool = True  # the enterprise application's "Enabled for users to sign in"
     graph_roles: list[str] = field(default_factory=list)  # Microsoft Graph application permissions, admin-consented
+    federated_credentials: list = field(default_factory=list)  # .federation.FederatedCredential, at most 20
 
 
 @dataclass

@@ -173,3 +173,26 @@ def test_forced_graph_statuses_carry_graphs_error_body(sim, contoso):
     assert_graph_error(answer, 429, "activityLimitReached")
     assert answer.headers["Retry-After"] == "7"
     assert get_application(contoso.app.client_id, token).status_code == 200
+
+
+def test_it_lists_the_apps_federated_identity_credentials(sim, contoso):
+    sim.grant_graph(contoso.app.client_id, "Application.Read.All")
+    added = sim.add_federated_credential(
+        contoso.app.client_id, "https://issuer.gathr.test", "connection:7", name="gathr-7", description="TEST"
+    )
+    path = "/federatedIdentityCredentials"
+    answer = get_application(contoso.app.client_id, graph_token(contoso), query=path)
+    assert answer.status_code == 200
+    assert answer.json()["value"] == [
+        {
+            "id": added.id,
+            "name": "gathr-7",
+            "issuer": "https://issuer.gathr.test",
+            "subject": "connection:7",
+            "description": "TEST",
+            "audiences": ["api://AzureADTokenExchange"],
+        }
+    ]
+    sim.revoke_graph(contoso.app.client_id, "Application.Read.All")
+    refused = get_application(contoso.app.client_id, graph_token(contoso), query=path)
+    assert_graph_error(refused, 403, "Authorization_RequestDenied")
