@@ -16,7 +16,8 @@ from connections.dynamics.errors import CheckError, aadsts_code, entra_error
 
 KEYS_UNREACHABLE = (50166, 501661, 90061)  # "Request to External OIDC endpoint failed."
 NO_MATCH, ISSUER_DIFFERS, AUDIENCE_DIFFERS, SUBJECT_DIFFERS = 70021, 700211, 700212, 700213
-OUTSIDE_LIFETIME, SIGNATURE_REFUSED, UNREADABLE = 700024, 700027, 50027
+OUTSIDE_LIFETIME, UNREADABLE = 700024, 50027
+SIGNATURE_REFUSED = (700027, 7000272)  # a bad signature; a kid the issuer's JWKS (as Entra ID holds it) lacks
 WHERE = "the app registration's Certificates & secrets > Federated credentials"
 # The claims of the last assertion signed in this TEST (its context): what an AADSTS700024 is compared with. Not on
 # the credential: a cached msal app keeps calling the credential it was built with.
@@ -83,7 +84,7 @@ def _advice(code: int, credential: FederatedCredential, body: dict) -> tuple[str
         return "federated_assertion_time", _lifetime(body), "Synchronise this server's clock (NTP) and TEST again."
     if code in KEYS_UNREACHABLE:
         return "federated_keys_unreachable", _unreachable(c), _reach_hint(c)
-    if code in (SIGNATURE_REFUSED, UNREADABLE):
+    if code in (*SIGNATURE_REFUSED, UNREADABLE):
         return (
             "federated_signature_refused",
             f"Microsoft Entra ID could not verify this site's assertion with the keys published at {c.issuer}",
