@@ -101,12 +101,14 @@ def retire_credential(credential) -> int:
     return apps.forget_credential(credential_fingerprint(credential))
 
 
-def credential_fingerprint(credential: str | CertificateCredential) -> str:
+def credential_fingerprint(credential) -> str:
     """Identifies a credential in memory without keeping it as a key: a new secret means a new app."""
     if isinstance(credential, CertificateCredential):
         material = "cert:" + credential.sha256 + hashlib.sha256(credential.private_key_pem.encode()).hexdigest()
-    else:
+    elif isinstance(credential, str):
         material = "secret:" + credential
+    else:  # a managed_identity.ManagedIdentity (which imports this module): its name, there is no secret
+        material = credential.fingerprint_material()
     return hashlib.sha256(material.encode()).hexdigest()
 
 

@@ -47,7 +47,7 @@ class CheckParams:
         values = [self.token_cache]
         if isinstance(self.credential, CertificateCredential):
             values += [self.credential.private_key_pem]
-        else:
+        elif isinstance(self.credential, str):  # a managed identity has no secret
             values += [self.credential]
         return [value for value in values if value and len(value) >= 4]
 
