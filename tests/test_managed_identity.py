@@ -156,6 +156,33 @@ def test_a_stale_identity_header_says_to_restart_the_app(microsoft, app_service,
     assert result.details["http_status"] == "401" and "restart the app" in result.hint
 
 
+def test_an_endpoint_error_is_not_replayed_by_msal_once_the_endpoint_recovers(microsoft, imds):
+    identity_on(microsoft, imds)
+    microsoft.sim.set_responses([(500, {}, {"error": "unknown", "error_description": "Failed to retrieve token"})])
+    failed = run(SYSTEM)
+    assert failed.code == "managed_identity_error" and "Failed to retrieve token" in failed.message
+    assert failed.details["http_status"] == "500"
+    assert run(SYSTEM).ok  # msal would have throttled the 5xx for 5 s in the client it was given
+    assert imds.count() == 2
+
+
+def test_a_redirect_from_the_endpoint_is_never_followed(microsoft, imds):
+    identity_on(microsoft, imds)
+    microsoft.sim.set_redirect("https://contoso.crm.dynamics.com/elsewhere", host=ENDPOINT_HOST)
+    result = run(SYSTEM)
+    assert result.code == "managed_identity_error" and "HTTP 302 that is not JSON" in result.message
+    assert microsoft.sim.count(path_contains="/elsewhere") == 0
+
+
+def test_an_endpoint_that_accepts_but_never_answers_is_an_error_within_the_read_timeout(microsoft, imds):
+    identity_on(microsoft, imds)
+    microsoft.sim.set_silent(host=ENDPOINT_HOST)
+    limits = http.Limits(total=5, connect=1, read=0.5, allowed_networks=LIMITS.allowed_networks)
+    result = check.run(CheckParams(ENV_URL, CRM_ONLINE, "", "", "GLOBAL", credential=SYSTEM), limits)
+    assert result.code == "managed_identity_error" and "did not answer in time" in result.message
+    assert result.elapsed < 2
+
+
 def test_without_an_application_user_whoami_advice_names_the_identitys_application_id(microsoft, imds):
     identity = identity_on(microsoft, imds, member=False)
     result = run(SYSTEM)

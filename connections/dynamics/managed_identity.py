@@ -9,6 +9,7 @@ import base64
 import json
 import os
 import re
+import socket
 import sys
 import threading
 from collections import OrderedDict
@@ -159,17 +160,20 @@ def acquire_token(identity: ManagedIdentity, resource_url: str) -> Token:
     try:
         with guard.allowing_platform_endpoint(host, port):
             result = client.acquire_token_for_client(resource=resource_url.rstrip("/"))
-    except (OSError, requests.exceptions.ConnectionError) as error:  # name unresolved, refused, no route, timed out
+    except requests.exceptions.ReadTimeout as error:  # before OSError: requests' errors are OSErrors
+        clients.discard(key)
+        raise _error(where, "accepted the connection but did not answer in time", "") from error
+    except (socket.gaierror, requests.exceptions.ConnectionError) as error:  # unresolved, refused, no route, timed out
         clients.discard(key)
         if http.current_deadline().remaining() <= 0.1:
             raise  # the TEST's budget ran out, not the endpoint: the runner says so
         raise unavailable(where) from error
-    except requests.exceptions.ReadTimeout as error:
-        clients.discard(key)
-        raise _error(where, "accepted the connection but did not answer in time", "") from error
     except (msal.ManagedIdentityError, ValueError) as error:  # msal's own refusals; an answer that is not JSON
         clients.discard(key)
         raise _unreadable(where, error) from error
+    except requests.exceptions.RequestException:  # the runner explains the rest, as for any request
+        clients.discard(key)
+        raise
     if "access_token" in result:
         clients.put(key, client)
         return Token(result["access_token"], from_cache=result.get("token_source") == "cache")
