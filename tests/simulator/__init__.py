@@ -76,6 +76,14 @@ default; a revoked old token gets 70008), ``revoke_refresh_tokens`` (50173),
 directory cannot reach by itself (see ``aadsts.DOCUMENTED``). Inspect with ``issued_refresh_tokens``,
 ``newest_refresh_token``, ``refresh_grants``, ``refresh_count``. All expiry
 follows ``sim.now()`` (``sim.advance()`` and time_machine).
+
+Managed identities (:mod:`.managed_identity`, API in :mod:`.simulator_identities`): ``endpoint =
+sim.start_managed_identity_endpoint(kind="imds" | "app_service", host="127.0.0.1", port=0)`` serves "this
+machine's" endpoint in plain HTTP (point ``AZURE_POD_IDENTITY_AUTHORITY_HOST``, or ``IDENTITY_ENDPOINT`` and
+``IDENTITY_HEADER``, at ``endpoint.base_url`` and ``endpoint.identity_header``); ``identity =
+sim.add_managed_identity(tenant.tenant_id, user_assigned=False, name=...)`` and ``endpoint.assign(identity)``;
+``sim.add_application_user(env.url, identity.client_id)`` lets its token call WhoAmI. Endpoints share the
+simulator's request log and knobs (by ``host=``) and stop with it, or at ``sim.reset()``.
 """
 
 from .browser import SignInAnswer, sign_in
