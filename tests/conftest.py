@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 from django.contrib.auth import get_user_model
 
-from connections.dynamics import entra, guard, http
+from connections.dynamics import entra, guard, http, managed_identity
 from connections.models import Connection
 from tests.helpers import ADMIN_PASSWORD, ENV_URL, TEST_SECRET, USER_PASSWORD, HostsResolver
 
@@ -58,9 +58,11 @@ def resolver(monkeypatch) -> HostsResolver:
     fake = HostsResolver()
     monkeypatch.setattr(guard, "resolver", fake)
     entra.apps.clear()
+    managed_identity.clients.clear()
     http.reset_session()
     yield fake
     entra.apps.clear()
+    managed_identity.clients.clear()
     http.reset_session()
 
 

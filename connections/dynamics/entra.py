@@ -108,10 +108,10 @@ def credential_fingerprint(credential) -> str:
         material = "cert:" + credential.sha256 + hashlib.sha256(credential.private_key_pem.encode()).hexdigest()
     elif isinstance(credential, FederatedCredential):
         material = "federated:" + "\n".join((credential.issuer, credential.subject, credential.audience))
-    elif not isinstance(credential, str):  # a managed identity: who it is, no secret
-        material = "identity:" + repr(credential)
-    else:
+    elif isinstance(credential, str):
         material = "secret:" + credential
+    else:  # a managed_identity.ManagedIdentity (which imports this module): its name, there is no secret
+        material = credential.fingerprint_material()
     return hashlib.sha256(material.encode()).hexdigest()
 
 

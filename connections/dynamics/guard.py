@@ -104,22 +104,42 @@ def check_address(host: str, ip: IPAddress) -> None:
         raise OutboundBlockedError(host, str(ip), reason)
 
 
-def resolve(host: str, port: int) -> list[Address]:
-    """Resolve and check a host; raise socket.gaierror or OutboundBlockedError."""
+def _addresses(host: str, port: int) -> list[Address]:
+    """What a host names or resolves to, unchecked; raise socket.gaierror when nothing."""
     ip = literal_ip(host)
     if ip is not None:
         family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
         candidates = [(family, (str(ip), port))]
     else:
         candidates = resolver.resolve(host, port)
-    addresses = []
-    for family, sockaddr in candidates:
-        address = Address(family, sockaddr, ipaddress.ip_address(sockaddr[0].split("%")[0]))
-        check_address(host, address.ip)
-        addresses.append(address)
+    addresses = [Address(f, sockaddr, ipaddress.ip_address(sockaddr[0].split("%")[0])) for f, sockaddr in candidates]
     if not addresses:
         raise socket.gaierror(socket.EAI_NONAME, "no address")
     return addresses
+
+
+def resolve(host: str, port: int) -> list[Address]:
+    """Resolve and check a host; raise socket.gaierror or OutboundBlockedError."""
+    addresses = _addresses(host, port)
+    for address in addresses:
+        check_address(host, address.ip)
+    return addresses
+
+
+@contextmanager
+def allowing_platform_endpoint(host: str, port: int) -> Iterator[list[Address]]:
+    """Let the connections inside this block reach exactly the addresses `host` has now (a /32 or /128 each),
+    pinned for the block: for an endpoint the platform names (the managed identity's), never an admin-typed URL.
+
+    Raises socket.gaierror when the host does not resolve."""
+    addresses = _addresses(host, port)
+    exact = tuple(ipaddress.ip_network(address.ip) for address in addresses)
+    pins_token = _pinned.set({**(_pinned.get() or {}), (host, port): addresses})
+    try:
+        with allowing(_allowed.get() + exact):
+            yield addresses
+    finally:
+        _pinned.reset(pins_token)
 
 
 def preflight(host: str, port: int) -> list[Address]:

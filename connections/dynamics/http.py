@@ -150,8 +150,9 @@ class BoundedClient:
     own (NTLM authenticates a connection, which must never be handed to another TEST from the shared pool).
     """
 
-    def __init__(self, own_session: requests.Session | None = None):
+    def __init__(self, own_session: requests.Session | None = None, max_connect: float | None = None):
         self._own_session = own_session
+        self._max_connect = max_connect  # a connect timeout shorter than the operator's (None: theirs)
 
     def get(self, url, **kwargs) -> requests.Response:
         return self.request("GET", url, **kwargs)
@@ -188,15 +189,21 @@ class BoundedClient:
 
     def _send(self, method, url, deadline, exchange, kwargs) -> requests.Response:
         sender = self._own_session or session()
-        response = sender.request(method, url, timeout=deadline.timeouts(), allow_redirects=False, **kwargs)
+        response = sender.request(method, url, timeout=self._timeouts(deadline), allow_redirects=False, **kwargs)
         if response.status_code in RETRY_STATUSES:
             wait = exchange.retry_after = retry_after_seconds(response)
             if deadline.allows(wait):
                 response.close()
                 time.sleep(wait)
                 exchange.retried = True
-                response = sender.request(method, url, timeout=deadline.timeouts(), allow_redirects=False, **kwargs)
+                response = sender.request(
+                    method, url, timeout=self._timeouts(deadline), allow_redirects=False, **kwargs
+                )
         return response
+
+    def _timeouts(self, deadline: Deadline) -> tuple[float, float]:
+        connect, read = deadline.timeouts()
+        return (min(connect, self._max_connect), read) if self._max_connect else (connect, read)
 
 
 def _json_or_none(response: requests.Response) -> dict | None:

@@ -10,11 +10,12 @@ from concurrent.futures import TimeoutError as FutureTimeoutError
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
-from connections.dynamics import credential_expiry, dataverse, delegated, entra
+from connections.dynamics import credential_expiry, dataverse, delegated, entra, managed_identity
 from connections.dynamics.clouds import CLOUDS, Cloud
 from connections.dynamics.errors import CheckError, InputError
 from connections.dynamics.federated import FederatedCredential
 from connections.dynamics.inputs import check_online_host, normalize_guid, normalize_tenant, normalize_url
+from connections.dynamics.managed_identity import ManagedIdentity
 from connections.dynamics.runner import Available, CheckParams, StepRunner
 from connections.dynamics.schemes import AZURE_AD, CRM_ONLINE, SERVICE_PRINCIPAL
 
@@ -28,7 +29,10 @@ EXPIRY_STEP = ("expiry", "Credential expiry")
 APP_CREDENTIAL_SCHEMES = (SERVICE_PRINCIPAL, AZURE_AD)
 # Once the rest of the TEST is done, how long it still waits for Microsoft Graph: the expiry never holds it up.
 EXPIRY_GRACE_SECONDS = 3.0
-NOTHING_EXPIRES = "a federated credential has no secret or certificate that expires"
+NOTHING_EXPIRES = {
+    "federated": "a federated credential has no secret or certificate that expires",
+    "identity": "a managed identity has no credential that expires",
+}
 TYPED_NOT_READ = (
     "read from Microsoft Graph once the credential is saved: by the connection's next TEST or scheduled re-test"
 )
@@ -42,13 +46,14 @@ def steps_for(auth_scheme: str) -> tuple[tuple[str, str], ...]:
 def check(params: CheckParams, runner: StepRunner) -> Available:
     """Run CRMOnline's steps on `runner`; CheckError when one fails."""
     url, cloud = runner.do("outbound", params.url, lambda: outbound(params, runner))
-    token = runner.do("token", f"https://{cloud.authority_host}/", lambda: acquire_token(params, cloud, url))
-    runner.step("token").detail = "from msal's cache" if token.from_cache else "issued by Entra ID"
+    token_url = _token_url(params, cloud)
+    token = runner.do("token", token_url, lambda: acquire_token(params, cloud, url))
+    runner.step("token").detail = "from msal's cache" if token.from_cache else f"issued by {_issuer(params)}"
     runner.updated_token_cache = getattr(token, "token_cache", None)
     # RetrieveVersion and the credential's expiry do not wait for WhoAmI: all go out at once.
     expiry_answer = _launch_expiry(params, cloud, runner)
     version_answer = runner.launch("version", lambda: dataverse.retrieve_version(url, token.access_token))
-    who = runner.do("whoami", url, lambda: dataverse.who_am_i(url, token.access_token))
+    who = runner.do("whoami", url, lambda: _who_am_i(params, url, token.access_token))
     runner.step("whoami").detail = f"UserId {who.user_id}"
     version = runner.optional("version", url, version_answer)
     if expiry_answer is not None:
@@ -69,10 +74,13 @@ def check(params: CheckParams, runner: StepRunner) -> Available:
 
 def _launch_expiry(params: CheckParams, cloud: Cloud, runner: StepRunner):
     """The expiry step's answer: the caller's fresh reading as it is, else Microsoft Graph asked beside WhoAmI."""
+    if isinstance(params.credential, ManagedIdentity):
+        runner.step("expiry").detail = NOTHING_EXPIRES["identity"]
+        return None
     if params.auth_scheme not in APP_CREDENTIAL_SCHEMES or not params.credential:
         return None
     if isinstance(params.credential, FederatedCredential):
-        runner.step("expiry").detail = NOTHING_EXPIRES
+        runner.step("expiry").detail = NOTHING_EXPIRES["federated"]
         return None
     if not params.read_expiry:
         runner.step("expiry").detail = TYPED_NOT_READ
@@ -143,7 +151,10 @@ def _ago(moment: datetime) -> str:
 
 
 def acquire_token(params: CheckParams, cloud: Cloud, url: str):
-    """A Dataverse token: the app's own (client credentials) or the signed-in user's (AzureAD, delegated)."""
+    """A Dataverse token: the app's own (client credentials), the signed-in user's (AzureAD, delegated) or this
+    machine's managed identity's."""
+    if isinstance(params.credential, ManagedIdentity):
+        return managed_identity.acquire_token(params.credential, url)
     tenant = normalize_tenant(params.azure_tenant)
     client_id = normalize_guid(params.client_id, field="Client ID")
     if params.auth_scheme == AZURE_AD:
@@ -169,5 +180,32 @@ def outbound(params: CheckParams, runner: StepRunner) -> tuple[str, Cloud]:
         raise CheckError("invalid_input", error.message, "Correct the URL and TEST again.") from error
     except KeyError as error:
         raise CheckError("invalid_input", "Choose an Azure Environment.", "") from error
-    runner.preflight([(urlsplit(url).hostname, 443), (cloud.authority_host, 443)])
+    # A managed identity's endpoint is the platform's, checked on its own path (managed_identity.acquire_token).
+    authority = [] if isinstance(params.credential, ManagedIdentity) else [(cloud.authority_host, 443)]
+    runner.preflight([(urlsplit(url).hostname, 443), *authority])
     return url, cloud
+
+
+def _token_url(params: CheckParams, cloud: Cloud) -> str:
+    if isinstance(params.credential, ManagedIdentity):
+        return managed_identity.endpoint().url
+    return f"https://{cloud.authority_host}/"
+
+
+def _issuer(params: CheckParams) -> str:
+    if isinstance(params.credential, ManagedIdentity):
+        return f"the managed identity endpoint ({managed_identity.endpoint_description()})"
+    return "Entra ID"
+
+
+def _who_am_i(params: CheckParams, url: str, access_token: str) -> dataverse.WhoAmI:
+    """WhoAmI; for a managed identity, 0x80072560's advice names the identity's application ID."""
+    try:
+        return dataverse.who_am_i(url, access_token)
+    except CheckError as error:
+        if error.code == "no_application_user" and isinstance(params.credential, ManagedIdentity):
+            app_id = managed_identity.token_app_id(access_token)
+            error.message = error.message.replace("the app has", "the managed identity's application has")
+            error.hint = managed_identity.application_user_hint(app_id)
+            error.details["application_id"] = app_id
+        raise

@@ -84,6 +84,14 @@ most 20 per app); a client assertion whose ``iss`` and ``sub`` are not the clien
 and JWKS fetched over https (``route_issuer(host, port)``, ``trust_issuer_ca``, ``issue_server_certificate``;
 any failure 50166; ``federation_cache_seconds``; ``issuer_fetches``) and its RS256 signature verified by ``kid``
 (7000272 unknown key, 700027 bad signature). Success gives the app's ordinary app-only token.
+
+Managed identities (:mod:`.managed_identity`, API in :mod:`.simulator_identities`): ``endpoint =
+sim.start_managed_identity_endpoint(kind="imds" | "app_service", host="127.0.0.1", port=0)`` serves "this
+machine's" endpoint in plain HTTP (point ``AZURE_POD_IDENTITY_AUTHORITY_HOST``, or ``IDENTITY_ENDPOINT`` and
+``IDENTITY_HEADER``, at ``endpoint.base_url`` and ``endpoint.identity_header``); ``identity =
+sim.add_managed_identity(tenant.tenant_id, user_assigned=False, name=...)`` and ``endpoint.assign(identity)``;
+``sim.add_application_user(env.url, identity.client_id)`` lets its token call WhoAmI. Endpoints share the
+simulator's request log and knobs (by ``host=``) and stop with it, or at ``sim.reset()``.
 """
 
 from .browser import SignInAnswer, sign_in

@@ -20,6 +20,7 @@ from .oidc_issuers import OidcIssuers
 from .protection import Limits
 from .server import RequestLog, RequestRecord, SimulatorServer, tls_material
 from .simulator_federation import FederationApi
+from .simulator_identities import IdentityApi
 from .simulator_tables import AccessApi
 from .simulator_users import UserApi
 from .state import AUTHORITY_CLOUDS, GRAPH_CLOUDS, Directory, environment_key
@@ -27,14 +28,15 @@ from .state import AUTHORITY_CLOUDS, GRAPH_CLOUDS, Directory, environment_key
 logger = logging.getLogger(__name__)
 
 
-class Simulator(UserApi, AccessApi, FederationApi):
+class Simulator(UserApi, AccessApi, FederationApi, IdentityApi):
     """A local HTTPS stand-in for Entra ID (app and user sign-in), the Dataverse Web API and Graph's applications.
 
     Serves on ``host:port`` (port 0 = a free port) from construction unless
     ``start=False``. Route requests for the real host names to it and trust
     ``ca_cert_path``; see the package docstring. The user (delegated) API is
     in :class:`~.simulator_users.UserApi`; tables, roles and access knobs in :class:`~.simulator_tables.AccessApi`;
-    workload identity federation in :class:`~.simulator_federation.FederationApi`.
+    workload identity federation in :class:`~.simulator_federation.FederationApi`; managed identities in
+    :class:`~.simulator_identities.IdentityApi`.
     """
 
     def __init__(self, port: int = 0, host: str = "127.0.0.1", start: bool = True) -> None:
@@ -74,7 +76,8 @@ class Simulator(UserApi, AccessApi, FederationApi):
         return self
 
     def stop(self) -> None:
-        """Stop serving and close every connection, including silent ones."""
+        """Stop serving and close every connection, including silent ones (managed-identity endpoints too)."""
+        self.stop_managed_identity_endpoints()
         self._server.stopping.set()
         if self._thread is not None:
             self._server.shutdown()
@@ -90,7 +93,8 @@ class Simulator(UserApi, AccessApi, FederationApi):
         self.stop()
 
     def reset(self) -> None:
-        """Forget the directory, knobs, request log, clock offset, and issuer routes, CAs, cache and fetches."""
+        """Forget the directory, knobs, request log, clock offset, issuer routes and caches, MI endpoints."""
+        self.stop_managed_identity_endpoints()
         self.directory.reset()
         self.issuers.reset()
         self.dataverse.reset()
@@ -99,15 +103,11 @@ class Simulator(UserApi, AccessApi, FederationApi):
 
     # --- registration -------------------------------------------------------------
 
-    def add_tenant(
-        self,
-        tenant_id=None,
-        domains=("contoso.onmicrosoft.com",),
-        authority_host="login.microsoftonline.com",
-        display_name=None,
-    ):
+    def add_tenant(self, tenant_id=None, domains=("contoso.onmicrosoft.com",), authority_host=None, display_name=None):
         """Register a tenant in the cloud of ``authority_host``; ``.tenant_id`` is a GUID."""
-        return self.directory.add_tenant(tenant_id, domains, authority_host, display_name)
+        return self.directory.add_tenant(
+            tenant_id, domains, authority_host or "login.microsoftonline.com", display_name
+        )
 
     def add_app(self, tenant_id, client_id=None, display_name="Gathr connector"):
         """Register an app (and its service principal, ``.object_id``) in a tenant."""
