@@ -26,6 +26,7 @@ STEPS = (
     ("version", "Dataverse version"),
 )
 EXPIRY_STEP = ("expiry", "Credential expiry")
+MANAGED_IDENTITY_TOKEN = "Token from the managed identity"
 APP_CREDENTIAL_SCHEMES = (SERVICE_PRINCIPAL, AZURE_AD)
 # Once the rest of the TEST is done, how long it still waits for Microsoft Graph: the expiry never holds it up.
 EXPIRY_GRACE_SECONDS = 3.0
@@ -45,6 +46,8 @@ def steps_for(auth_scheme: str) -> tuple[tuple[str, str], ...]:
 
 def check(params: CheckParams, runner: StepRunner) -> Available:
     """Run CRMOnline's steps on `runner`; CheckError when one fails."""
+    if isinstance(params.credential, ManagedIdentity):
+        runner.step("token").label = MANAGED_IDENTITY_TOKEN
     url, cloud = runner.do("outbound", params.url, lambda: outbound(params, runner))
     token_url = _token_url(params, cloud)
     token = runner.do("token", token_url, lambda: acquire_token(params, cloud, url))
