@@ -2,6 +2,7 @@
 
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 
 from federation import keyring
@@ -16,6 +17,7 @@ NOT_CONFIGURED = {
 
 
 @login_not_required
+@csrf_exempt  # nothing to protect: GET and HEAD only, and any other method is answered 405, not 403
 @require_safe
 def openid_configuration(request: HttpRequest) -> JsonResponse:
     issuer = issuer_url()
@@ -25,6 +27,7 @@ def openid_configuration(request: HttpRequest) -> JsonResponse:
 
 
 @login_not_required
+@csrf_exempt  # nothing to protect: GET and HEAD only, and any other method is answered 405, not 403
 @require_safe
 def jwks(request: HttpRequest) -> JsonResponse:
     if not issuer_url():

@@ -16,9 +16,9 @@ from connections.dynamics import entra, guard, http
 from connections.models import Connection
 from tests.helpers import ADMIN_PASSWORD, ENV_URL, TEST_SECRET, USER_PASSWORD, HostsResolver
 
-# Fixtures of their own folders, for every test: the marketplace's (the Premium gate opened for database tests)
-# and the on-premises servers'.
-pytest_plugins = ["tests.marketplace.fixtures", "tests.onprem.fixtures"]
+# Fixtures of their own folders, for every test: the marketplace's (the Premium gate opened for database tests),
+# the on-premises servers' and the OpenID Connect issuer's (no signing key loaded from an earlier test).
+pytest_plugins = ["tests.marketplace.fixtures", "tests.onprem.fixtures", "tests.federation_fixtures"]
 
 
 @pytest.fixture(autouse=True)
