@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from federation.models import SigningKey
+from federation.models import KeyState, SigningKey
 
 
 @admin.register(SigningKey)
@@ -17,7 +17,7 @@ class SigningKeyAdmin(admin.ModelAdmin):
     def published_until(self, obj: SigningKey) -> str:
         if obj.published_until:
             return f"{obj.published_until:%Y-%m-%d %H:%M:%S}"
-        return "-" if obj.state == "retired" else "while current or next"
+        return "-" if obj.state == KeyState.RETIRED else "while current or next"
 
     def has_module_permission(self, request) -> bool:
         return request.user.is_active and request.user.is_superuser

@@ -60,12 +60,12 @@ def load_file(path: str) -> rsa.RSAPrivateKey:
         data = Path(path).read_bytes()
     except OSError as err:
         raise KeyFileError(f"{path} cannot be read ({err.strerror or type(err).__name__})") from None
+    if b"BEGIN ENCRYPTED PRIVATE KEY" in data or b"Proc-Type: 4,ENCRYPTED" in data:
+        raise KeyFileError(f"{path} is encrypted: give an unencrypted PEM file, readable only by this application")
     try:
         return from_pem(data)
-    except TypeError as err:
-        # cryptography's TypeError for an encrypted file is about the missing password.
-        why = "it is encrypted (give an unencrypted PEM, readable only by this app)" if b"ENCRYPTED" in data else err
-        raise KeyFileError(f"{path} is not an RSA private key: {why}") from None
+    except TypeError:
+        raise KeyFileError(f"{path} is not an RSA private key") from None
     except ValueError as err:
         reason = str(err) if str(err).startswith("an RSA key of") else "not a PEM private key"
         raise KeyFileError(f"{path} cannot sign: {reason}") from None

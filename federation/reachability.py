@@ -6,6 +6,7 @@ import ipaddress
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.http.request import validate_host
 
 from connections.dynamics import guard
 
@@ -30,6 +31,8 @@ def issuer_problems() -> list[str]:
     host = (parts.hostname or "").lower().rstrip(".")
     if not host:
         return [*problems, "SITE_URL has no host name."]
+    if not validate_host(host, settings.ALLOWED_HOSTS):
+        problems.append(f"SITE_URL's host {host} is not in ALLOWED_HOSTS: this site would answer Entra ID 400.")
     return problems + host_problems(host)
 
 

@@ -12,18 +12,9 @@ from django.test import Client
 from federation import issuer, keys
 from federation.models import KeyState, SigningKey
 from tests.federation_fixtures import SITE
+from tests.federation_helpers import AUDIENCE, DISCOVERY, JWKS, PRIVATE_MEMBERS, verify
 
 pytestmark = pytest.mark.django_db
-DISCOVERY, JWKS = "/.well-known/openid-configuration", "/.well-known/jwks.json"
-AUDIENCE = "api://AzureADTokenExchange"
-PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
-
-
-def verify(token: str, jwks_document: dict, audience: str = AUDIENCE) -> dict:
-    """As Entra ID does: the key named by the header's kid in the issuer's JWKS, RS256 only, iss and aud checked."""
-    kid = jwt.get_unverified_header(token)["kid"]
-    key = jwt.PyJWKSet.from_dict(jwks_document)[kid]
-    return jwt.decode(token, key.key, algorithms=["RS256"], audience=audience, issuer=SITE)
 
 
 def test_it_serves_the_discovery_document_to_anyone_without_signing_in(site):

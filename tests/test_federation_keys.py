@@ -8,51 +8,14 @@ from io import StringIO
 import jwt
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.test import Client
 from django.utils import timezone
 
 from audit.models import Action, AuditEvent
 from federation import issuer, keyring, rotation
 from federation.models import KeyState, SigningKey
-from tests.test_federation_issuer import AUDIENCE, JWKS, verify
-
-HOUR = timedelta(hours=1)
-
-
-def states() -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
-    for kid, state in SigningKey.objects.order_by("created_at").values_list("kid", "state"):
-        found.setdefault(state, []).append(kid)
-    return found
-
-
-def age_keys(by: timedelta) -> None:
-    """As if the keys had been created (and the current one activated) `by` ago."""
-    for row in SigningKey.objects.all():
-        row.created_at -= by
-        row.activated_at = row.activated_at and row.activated_at - by
-        row.save()
-
-
-def in_threads(count: int, work) -> list:
-    results, errors = [None] * count, []
-
-    def run(index: int) -> None:
-        try:
-            results[index] = work()
-        except Exception as error:  # noqa: BLE001 - the test reports any
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert errors == []
-    return results
+from tests.federation_helpers import AUDIENCE, HOUR, JWKS, age_keys, in_threads, states, verify
 
 
 @pytest.mark.django_db

@@ -10,6 +10,7 @@ from federation import issuer, reachability
 
 def problems_for(settings, site_url: str) -> list[str]:
     settings.SITE_URL = site_url
+    settings.ALLOWED_HOSTS = ["*"]
     return issuer.issuer_problems()
 
 
@@ -17,6 +18,17 @@ def test_a_public_https_address_has_no_problem(settings, resolver):
     resolver.add("connectors.example.com", "20.50.2.10")
     assert problems_for(settings, "https://connectors.example.com/crm") == []
     assert resolver.lookups == ["connectors.example.com"]
+
+
+def test_it_says_when_this_site_would_refuse_its_own_host_name(settings, resolver):
+    resolver.add("connectors.example.com", "20.50.2.10")
+    settings.SITE_URL = "https://connectors.example.com"
+    settings.ALLOWED_HOSTS = ["other.example.com", ".example.org"]
+    assert issuer.issuer_problems() == [
+        "SITE_URL's host connectors.example.com is not in ALLOWED_HOSTS: this site would answer Entra ID 400."
+    ]
+    settings.ALLOWED_HOSTS = [".example.com"]
+    assert issuer.issuer_problems() == []
 
 
 def test_it_says_when_site_url_is_unset(settings):

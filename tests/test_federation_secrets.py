@@ -8,6 +8,7 @@ from io import StringIO
 import jwt
 import pytest
 from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives import serialization
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.core.exceptions import ImproperlyConfigured
@@ -19,8 +20,7 @@ from connections import crypto
 from federation import issuer, keyring, rotation
 from federation.models import KeyState, SigningKey
 from gathr_connector import setting_values
-from tests.test_federation_issuer import AUDIENCE, DISCOVERY, JWKS, verify
-from tests.test_federation_keys import age_keys
+from tests.federation_helpers import AUDIENCE, DISCOVERY, JWKS, age_keys, verify
 from tests.test_settings import start
 
 pytestmark = pytest.mark.django_db
@@ -139,6 +139,7 @@ def test_keys_from_settings_sign_and_are_published_and_the_database_is_not_used(
         ("ec", "is not an RSA private key"),
         ("small", "an RSA key of 1024 bits (at least 2048 are needed)"),
         ("garbage", "not a PEM private key"),
+        ("encrypted", "is encrypted: give an unencrypted PEM file"),
     ],
 )
 def test_a_settings_key_that_cannot_sign_is_refused_naming_the_setting_and_the_file(pem_file, tmp_path, kind, words):
@@ -147,6 +148,12 @@ def test_a_settings_key_that_cannot_sign_is_refused_naming_the_setting_and_the_f
     elif kind == "garbage":
         path = str(tmp_path / "garbage.pem")
         (tmp_path / "garbage.pem").write_text("-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n")
+    elif kind == "encrypted":
+        path, key = pem_file("encrypted.pem")
+        protection = serialization.BestAvailableEncryption(b"a passphrase")
+        (tmp_path / "encrypted.pem").write_bytes(
+            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, protection)
+        )
     else:
         path, _ = pem_file(f"{kind}.pem", kind="ec" if kind == "ec" else "rsa", bits=1024)
     with pytest.raises(ImproperlyConfigured) as refused:
