@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-# A verifier's clock may run this far ahead of or behind ours (docs/decisions/0010-federation-issuer.md).
+# A verifier's clock may run this far ahead of or behind ours (docs/decisions/0011-federation-issuer.md).
 CLOCK_SKEW = timedelta(minutes=5)
 
 

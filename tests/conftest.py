@@ -16,9 +16,9 @@ from connections.dynamics import entra, guard, http
 from connections.models import Connection
 from tests.helpers import ADMIN_PASSWORD, ENV_URL, TEST_SECRET, USER_PASSWORD, HostsResolver
 
-# Fixtures of their own folders, for every test: the marketplace's (the Premium gate opened for database tests),
-# the on-premises servers' and the OpenID Connect issuer's (no signing key loaded from an earlier test).
-pytest_plugins = ["tests.marketplace.fixtures", "tests.onprem.fixtures", "tests.federation_fixtures"]
+# Fixtures of their own folders, for every test: the marketplace's (the Premium gate opened for database tests)
+# and the on-premises servers'.
+pytest_plugins = ["tests.marketplace.fixtures", "tests.onprem.fixtures"]
 
 
 @pytest.fixture(autouse=True)
@@ -169,3 +169,8 @@ def microsoft(simulator, resolver, settings, monkeypatch):
 def fast_password_hashing(settings):
     """A cheap hasher: the default PBKDF2 costs ~0.7 s for every user a test creates."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+# The OpenID Connect issuer's fixtures (tests/federation_fixtures.py): every test starts with no signing key loaded in
+# the process (the keyring keeps one for a minute, longer than a test's database lives); `site` and `pem_file`.
+pytest_plugins.append("tests.federation_fixtures")
