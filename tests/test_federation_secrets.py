@@ -127,6 +127,10 @@ def test_keys_from_settings_sign_and_are_published_and_the_database_is_not_used(
     assert not SigningKey.objects.exists()
     status = issuer.signing_status()
     assert (status.source, status.current.kid, status.also_published) == ("settings", kids[0], kids[1:])
+    out = StringIO()
+    call_command("rotate_signing_key", "--status", stdout=out)
+    assert f"Current: {kids[0]}\nAlso published: {kids[1]}\nNext automatic rotation: none" in out.getvalue()
+    assert "rotate them by changing that setting" in out.getvalue()
     with pytest.raises(CommandError, match="rotate them by changing that setting"):
         call_command("rotate_signing_key", stdout=StringIO())
     assert rotation.rotate_if_due() is None and not SigningKey.objects.exists()
