@@ -17,6 +17,8 @@ class Action(models.TextChoices):
     DATA_PREVIEWED = "connection.previewed", "Previewed a table's rows"
     MICROSOFT_SIGNED_IN = "microsoft.signed_in", "Signed in to Microsoft"
     MICROSOFT_SIGNED_OUT = "microsoft.signed_out", "Signed out of Microsoft"
+    SIGNING_KEY_CREATED = "signing_key.created", "Created an issuer signing key"
+    SIGNING_KEY_ROTATED = "signing_key.rotated", "Rotated the issuer signing keys"
     TRIAL_STARTED = "connector.trial_started", "Started a trial"
     SUBSCRIBED = "connector.subscribed", "Subscribed"
     UNSUBSCRIBED = "connector.unsubscribed", "Unsubscribed"

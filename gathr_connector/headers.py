@@ -30,7 +30,8 @@ class NoStoreMiddleware:
     """`Cache-Control: no-store, private` on every page, so that after sign-out the browser's back button (and
     any cache on the way) has no copy of a connection list, a connection or the audit trail to show.
 
-    Place it after WhiteNoise: static files, which hold nothing private, stay cacheable.
+    Place it after WhiteNoise: static files, which hold nothing private, stay cacheable. So does a response whose
+    view made it public (the OpenID Connect issuer's documents, federation/views.py).
     """
 
     def __init__(self, get_response):
@@ -38,5 +39,6 @@ class NoStoreMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        patch_cache_control(response, no_store=True, private=True)
+        if "public" not in response.get("Cache-Control", "").replace(" ", "").split(","):
+            patch_cache_control(response, no_store=True, private=True)
         return response

@@ -9,6 +9,8 @@ from pathlib import Path
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
+from federation import keys as federation_keys
+
 
 def fernet_keys(keys: list[str]) -> list[str]:
     """The keys, each checked to be a Fernet key."""
@@ -23,6 +25,18 @@ def fernet_keys(keys: list[str]) -> list[str]:
     if not keys:
         raise ImproperlyConfigured("FIELD_ENCRYPTION_KEY is empty.")
     return keys
+
+
+def signing_key_files(paths: list[str]) -> list[str]:
+    """FEDERATION_SIGNING_KEYS: each file an unencrypted RSA private key of 2048 bits or more (the message names
+    the file, never the key)."""
+    paths = [path.strip() for path in paths if path.strip()]
+    for path in paths:
+        try:
+            federation_keys.load_file(path)
+        except federation_keys.KeyFileError as err:
+            raise ImproperlyConfigured(f"FEDERATION_SIGNING_KEYS: {err}.") from None
+    return paths
 
 
 def mailer(config: dict, timeout: float) -> dict:

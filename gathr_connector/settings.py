@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "connections",
     "marketplace",
     "audit",
+    "federation",
 ]
 
 MIDDLEWARE = [
@@ -244,6 +245,10 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = PRODUCTION
 SECURE_HSTS_PRELOAD = False
 # Preloading is a deliberate, hard-to-undo choice per domain: `check --deploy` need not warn that it is off.
 SILENCED_SYSTEM_CHECKS = ["security.W021"]
+# The OpenID Connect issuer's public documents (federation/views.py) answer a proxy that forgot X-Forwarded-Proto
+# too, rather than redirect a verifier: they hold nothing secret. (SecurityMiddleware matches the path, prefix
+# included, without its leading slash.)
+SECURE_REDIRECT_EXEMPT = [r"(^|/)\.well-known/(openid-configuration|jwks\.json)$"]
 if env.bool("USE_X_FORWARDED_PROTO", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
@@ -301,6 +306,16 @@ TASK_QUEUE_URL = env.str("TASK_QUEUE_URL", default=f"sqlite:///{BASE_DIR / 'task
 # A TEST mostly waits on the network: 16 threads let 16 silent servers time out while other TESTs still run.
 TEST_WORKERS = _number("TEST_WORKERS", 16, low=0, high=64, cast=int, unit="threads")
 
+# This site as an OpenID Connect issuer at SITE_URL (workload identity federation; federation/issuer.py).
+# An assertion's lifetime: Entra ID accepts at most 10 minutes.
+FEDERATED_ASSERTION_LIFETIME = _number("FEDERATED_ASSERTION_LIFETIME", 300, low=59, high=600, cast=int)
+# PEM files of RSA private keys, comma-separated: the first signs, all are published; the database's keys then
+# are not used. Empty: keys generated, stored encrypted and rotated by the application.
+FEDERATION_SIGNING_KEYS = setting_values.signing_key_files(env.list("FEDERATION_SIGNING_KEYS", default=[]))
+# A next key is published this long before it may sign (Entra ID caches an issuer's keys).
+FEDERATION_KEY_PUBLISH_AHEAD = _number("FEDERATION_KEY_PUBLISH_AHEAD", 3600, low=-1, high=30 * 86400, cast=int)
+# The worker rotates the database's current key when it is this old; 0: only by hand (manage.py rotate_signing_key).
+FEDERATION_KEY_ROTATION_DAYS = _number("FEDERATION_KEY_ROTATION_DAYS", 90, low=-1, high=3650, cast=int, unit="days")
 
 HUEY = setting_values.huey(TASK_QUEUE_URL, TEST_WORKERS)
 

@@ -14,4 +14,6 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    # The OpenID Connect issuer's documents, relative to the root so that SITE_URL's path (a prefix) is theirs too.
+    path("", include("federation.urls")),
 ]

@@ -171,3 +171,8 @@ def microsoft(simulator, resolver, settings, monkeypatch):
 def fast_password_hashing(settings):
     """A cheap hasher: the default PBKDF2 costs ~0.7 s for every user a test creates."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+# The OpenID Connect issuer's fixtures (tests/federation_fixtures.py): every test starts with no signing key loaded in
+# the process (the keyring keeps one for a minute, longer than a test's database lives); `site` and `pem_file`.
+pytest_plugins.append("tests.federation_fixtures")

@@ -52,6 +52,10 @@ EXPECTED = {
     "marketplace:unsubscribe": ("GET", {"user": FORBIDDEN, "admin": OK}),
     "marketplace:notify_users": ("GET", {"user": FORBIDDEN, "admin": OK}),
     "marketplace:request_access": ("POST", {"user": REDIRECT, "admin": REDIRECT}),
+    # The OpenID Connect issuer's documents are public: no sign-in for anyone. SITE_URL is unset here, so they answer
+    # 404 "issuer not configured" (tests/test_federation_issuer.py: 200 for anyone once it is set).
+    "federation:openid_configuration": ("GET", {"anonymous": MISSING, "user": MISSING, "admin": MISSING}),
+    "federation:jwks": ("GET", {"anonymous": MISSING, "user": MISSING, "admin": MISSING}),
 }
 ARGUMENTS = {
     "pk": "connection",
@@ -97,6 +101,7 @@ def admin_pages(connection: Connection) -> tuple[str, ...]:
         f"/admin/connections/connection/{connection.pk}/change/",
         "/admin/audit/auditevent/",
         "/admin/marketplace/connector/",
+        "/admin/federation/signingkey/",
     )
 
 

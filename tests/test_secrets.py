@@ -235,7 +235,7 @@ def test_it_fails_clearly_on_a_secret_no_key_decrypts_and_keeps_the_others(setti
     settings.FIELD_ENCRYPTION_KEY = [STRANGER]
     stray = make_connection(name="Encrypted elsewhere", client_secret="stray-secret")
     settings.FIELD_ENCRYPTION_KEY = [NEW, OLD]
-    with pytest.raises(CommandError, match="1 connection.* no configured key decrypts: Encrypted elsewhere"):
+    with pytest.raises(CommandError, match="1 secret.* no configured key decrypts: Encrypted elsewhere"):
         rotate()
     settings.FIELD_ENCRYPTION_KEY = [STRANGER]
     assert Connection.objects.get(pk=stray.pk).get_client_secret() == "stray-secret"

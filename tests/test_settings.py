@@ -128,6 +128,11 @@ def test_it_reads_several_encryption_keys_newest_first():
         ({"SQLITE_BUSY_TIMEOUT": "0"}, "SQLITE_BUSY_TIMEOUT must be more than 0 and at most 300 seconds, not 0."),
         ({"SQLITE_BUSY_TIMEOUT": "301"}, "SQLITE_BUSY_TIMEOUT must be more than 0 and at most 300 seconds"),
         ({"SQLITE_BUSY_TIMEOUT": "twenty"}, "SQLITE_BUSY_TIMEOUT must be a number of seconds, not 'twenty'."),
+        ({"FEDERATED_ASSERTION_LIFETIME": "601"}, "FEDERATED_ASSERTION_LIFETIME must be more than 59 and at most 600"),
+        ({"FEDERATED_ASSERTION_LIFETIME": "59"}, "FEDERATED_ASSERTION_LIFETIME must be more than 59 and at most 600"),
+        ({"FEDERATION_KEY_PUBLISH_AHEAD": "-1"}, "FEDERATION_KEY_PUBLISH_AHEAD must be more than -1"),
+        ({"FEDERATION_KEY_ROTATION_DAYS": "often"}, "FEDERATION_KEY_ROTATION_DAYS must be a number of days"),
+        ({"FEDERATION_SIGNING_KEYS": "/nonexistent/issuer.pem"}, "FEDERATION_SIGNING_KEYS: /nonexistent/issuer.pem"),
     ],
 )
 def test_a_bad_value_fails_at_start(overrides, message):
@@ -190,6 +195,10 @@ DOCUMENTED_DEFAULTS = {
     "LIST_SPARKLINE_TESTS": 10,
     "PREVIEW_TIMEOUT": 10.0,
     "PREVIEW_RATE_PER_USER": 6,
+    "FEDERATED_ASSERTION_LIFETIME": 300,
+    "FEDERATION_KEY_PUBLISH_AHEAD": 3600,
+    "FEDERATION_KEY_ROTATION_DAYS": 90,
+    "FEDERATION_SIGNING_KEYS": [],
 }
 
 

@@ -6,6 +6,7 @@ from django.db import transaction
 from connections import crypto
 from connections.credential_slots import CredentialSlot
 from connections.models import Connection
+from federation.models import SigningKey
 
 ENCRYPTED_FIELDS = (
     "client_secret_encrypted",
@@ -45,10 +46,9 @@ class Command(BaseCommand):
                     current += 1
         self.stdout.write(f"Re-encrypted {rotated} connection(s); {current} already used the newest key.")
         failed += self._rotate_slots()
+        failed += self._rotate_signing_keys()
         if failed:
-            raise CommandError(
-                f"{len(failed)} connection(s) hold a secret no configured key decrypts: {', '.join(failed)}."
-            )
+            raise CommandError(f"{len(failed)} secret(s) no configured key decrypts: {', '.join(failed)}.")
 
     def _rotate_slots(self) -> list[str]:
         """The new and previous credentials of rotation (connections/credential_slots.py): the names of the
@@ -68,4 +68,21 @@ class Command(BaseCommand):
             )
         if rotated:
             self.stdout.write(f"Re-encrypted {rotated} new or previous credential(s) of rotation.")
+        return failed
+
+    def _rotate_signing_keys(self) -> list[str]:
+        """The issuer's signing keys (federation/models.py): the keys no configured key decrypts."""
+        rotated, failed = 0, []
+        for key in SigningKey.objects.order_by("pk").only("kid", "private_key_encrypted").iterator():
+            if crypto.is_current(key.private_key_encrypted):
+                continue
+            try:
+                token = crypto.rotate(key.private_key_encrypted)
+            except crypto.SecretDecryptionError:
+                failed.append(f"signing key {key.kid}")
+                continue
+            unchanged = SigningKey.objects.filter(pk=key.pk, private_key_encrypted=key.private_key_encrypted)
+            rotated += unchanged.update(private_key_encrypted=token)
+        if rotated:
+            self.stdout.write(f"Re-encrypted {rotated} issuer signing key(s).")
         return failed
