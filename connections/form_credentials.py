@@ -59,7 +59,7 @@ class SecretlessRules:
         return str(self.data.get("federated_subject_token", "")) if self.is_bound else ""
 
     def federated_html(self) -> SafeString:
-        values = secretless.federated_values(self.instance, self.federated_subject)
+        values = secretless.federated_values(self.instance, self.federated_subject, resolve=False)
         audiences = {name: cloud.federation_audience for name, cloud in CLOUDS.items()}
         template = secretless.az_command("{client_id}", values.name, values.issuer, values.subject, "{audience}")
         return render_to_string(

@@ -62,14 +62,15 @@ def audience(azure_environment: str) -> str:
     return cloud.federation_audience
 
 
-def federated_values(connection: Connection, subject: str) -> FederatedValues:
+def federated_values(connection: Connection, subject: str, resolve: bool = True) -> FederatedValues:
+    """The values for the page; `resolve=False` checks SITE_URL without asking DNS (the form, drawn often)."""
     from federation import issuer
 
     issuer_url = issuer.issuer_url()
     name = "gathr-" + subject.removeprefix(SUBJECT_PREFIX)[:8]
     values = (issuer_url or "<SITE_URL is not set>", subject, audience(connection.azure_environment))
     return FederatedValues(
-        *values, name, az_command(connection.client_id, name, *values), tuple(issuer.issuer_problems())
+        *values, name, az_command(connection.client_id, name, *values), tuple(issuer.issuer_problems(resolve))
     )
 
 

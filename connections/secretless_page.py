@@ -11,10 +11,17 @@ from connections.models import Connection, ManagedIdentityType
 def context(request: HttpRequest, connection: Connection) -> dict:
     if connection.uses_federated and connection.federated_subject:
         from federation import issuer
+        from federation.models import KeySource
 
         values = secretless.federated_values(connection, connection.federated_subject)
         signing = issuer.signing_status() if request.user.is_superuser else None
-        return {"federated": values, "federated_rows": federated_rows(values), "signing": signing}
+        source = KeySource(signing.source).label if signing else ""
+        return {
+            "federated": values,
+            "federated_rows": federated_rows(values),
+            "signing": signing,
+            "signing_source": source,
+        }
     if connection.uses_managed_identity:
         from connections.dynamics import managed_identity
 

@@ -14,8 +14,9 @@ RESOLVE_TIMEOUT = 2.0  # seconds: the page waits for this, a slow resolver must 
 _resolving = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="issuer-dns")
 
 
-def issuer_problems() -> list[str]:
-    """What stops Entra ID from reaching SITE_URL; empty when nothing seen from here does."""
+def issuer_problems(resolve: bool = True) -> list[str]:
+    """What stops Entra ID from reaching SITE_URL; empty when nothing seen from here does. `resolve=False` for a
+    page drawn often (the connection form): what the address itself says, without asking DNS."""
     site_url = settings.SITE_URL.strip()
     if not site_url:
         return ["SITE_URL is not set: this site has no public address for Microsoft Entra ID to fetch its keys from."]
@@ -33,10 +34,10 @@ def issuer_problems() -> list[str]:
         return [*problems, "SITE_URL has no host name."]
     if not validate_host(host, settings.ALLOWED_HOSTS):
         problems.append(f"SITE_URL's host {host} is not in ALLOWED_HOSTS: this site would answer Entra ID 400.")
-    return problems + host_problems(host)
+    return problems + host_problems(host, resolve)
 
 
-def host_problems(host: str) -> list[str]:
+def host_problems(host: str, resolve: bool = True) -> list[str]:
     """The host must be a public DNS name: not an address of a private network, loopback or link-local."""
     ip = guard.literal_ip(host)
     if ip is not None:
@@ -49,7 +50,7 @@ def host_problems(host: str) -> list[str]:
             f"SITE_URL's host {host} is a single-label name: only a fully qualified public name resolves on the "
             "internet."
         ]
-    return resolution_problems(host)
+    return resolution_problems(host) if resolve else []
 
 
 def resolution_problems(host: str) -> list[str]:

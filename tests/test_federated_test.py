@@ -51,7 +51,7 @@ def test_it_signs_in_with_no_secret_once_the_app_trusts_this_sites_issuer(micros
         "skipped",
         "a federated credential has no secret or certificate that expires",
     )
-    fetched = [url for url, _ in microsoft.sim.issuer_fetches]
+    fetched = [fetch.url for fetch in microsoft.sim.issuer_fetches]
     assert fetched[:2] == [
         f"{issuer_site.url}/.well-known/openid-configuration",
         f"{issuer_site.url}/.well-known/jwks.json",

@@ -38,9 +38,8 @@ def subject_token(page: str) -> str:
 
 
 def federated_post(page: str, **overrides) -> dict:
-    return form_data(
-        credential_type="federated", client_secret="", federated_subject_token=subject_token(page), **overrides
-    )
+    values = {"credential_type": "federated", "client_secret": "", "federated_subject_token": subject_token(page)}
+    return form_data(**(values | overrides))
 
 
 def test_it_offers_the_four_credentials_with_the_product_words(admin_client):
@@ -63,7 +62,7 @@ def test_it_shows_the_three_values_to_enter_on_the_app_registration_before_creat
     for target in ("federated-issuer", "federated-subject", "federated-audience", "federated-command"):
         assert f'data-copy-target="#{target}"' in page
     command = shown(page, "federated-command")
-    assert command.startswith("az ad app federated-credential create --id '<Client ID>' --parameters ")
+    assert command.startswith("az ad app federated-credential create --id <Client ID> --parameters ")
     assert f'"issuer": "{SITE}"' in command and f'"subject": "{subject}"' in command
     assert '"audiences": ["api://AzureADTokenExchange"]' in command
     assert "Certificates &amp; secrets &gt; Federated credentials &gt; Add credential" in page
@@ -96,7 +95,7 @@ def test_it_refuses_a_subject_that_was_not_signed_by_this_site(admin_client):
     page = admin_client.get(CREATE_URL).content.decode()
     forged = secretless.subject_token(secretless.new_subject())[:-4] + "AAAA"
     response = admin_client.post(CREATE_URL, federated_post(page, federated_subject_token=forged))
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "This form is too old to keep its Subject identifier" in field_error(response, "credential_type")
     assert not Connection.objects.exists()
 
