@@ -32,7 +32,7 @@ SECRETLESS_CREDENTIALS = (CredentialType.FEDERATED, CredentialType.MANAGED_IDENT
 
 class ManagedIdentityType(models.TextChoices):
     SYSTEM = "system", "System-assigned"
-    CLIENT_ID = "client_id", "User-assigned, by its client ID"
+    CLIENT_ID = "client_id", "User-assigned, by its application (client) ID"
     RESOURCE_ID = "resource_id", "User-assigned, by its resource ID"
 
 

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from django.utils import timezone
 
-from connections.choices import CredentialType, CrmVersion
+from connections.choices import SECRETLESS_CREDENTIALS, CredentialType, CrmVersion
 from connections.dynamics.credential_expiry import WARN_DAYS
 
 FINE, MONTH, WEEK, DAY, EXPIRED = 0, 1, 2, 3, 4
@@ -116,8 +116,9 @@ class Shown:
 
 
 def shown(connection, now: datetime) -> Shown | None:
-    """The connection's credential expiry as shown beside it; None for a connection without an app credential."""
-    if connection.crm_version != CrmVersion.CRM_ONLINE:
+    """The connection's credential expiry as shown beside it; None for a connection without an app credential, or
+    with one that never expires (Federated, Managed identity)."""
+    if connection.crm_version != CrmVersion.CRM_ONLINE or connection.credential_type in SECRETLESS_CREDENTIALS:
         return None
     found = of_connection(connection)
     steps = connection.last_test_steps or []

@@ -61,7 +61,7 @@ class SecretlessRules:
     def federated_html(self) -> SafeString:
         values = secretless.federated_values(self.instance, self.federated_subject, resolve=False)
         audiences = {name: cloud.federation_audience for name, cloud in CLOUDS.items()}
-        template = secretless.az_command("{client_id}", values.name, values.issuer, values.subject, "{audience}")
+        template = secretless.az_command("__CLIENT_ID__", values.name, values.issuer, values.subject, "__AUDIENCE__")
         return render_to_string(
             "connections/_federated_values.html",
             {

@@ -77,16 +77,11 @@ def check(params: CheckParams, runner: StepRunner) -> Available:
 
 def _launch_expiry(params: CheckParams, cloud: Cloud, runner: StepRunner):
     """The expiry step's answer: the caller's fresh reading as it is, else Microsoft Graph asked beside WhoAmI."""
-    if isinstance(params.credential, ManagedIdentity):
-        runner.step("expiry").detail = NOTHING_EXPIRES["identity"]
-        return None
     if params.auth_scheme not in APP_CREDENTIAL_SCHEMES or not params.credential:
         return None
-    if isinstance(params.credential, FederatedCredential):
-        runner.step("expiry").detail = NOTHING_EXPIRES["federated"]
-        return None
-    if not params.read_expiry:
-        runner.step("expiry").detail = TYPED_NOT_READ
+    not_read = _expiry_not_read(params)
+    if not_read:
+        runner.step("expiry").detail = not_read
         return None
     known = params.known_expiry
     if known is not None:
@@ -116,6 +111,15 @@ def _launch_expiry(params: CheckParams, cloud: Cloud, runner: StepRunner):
             ) from error
 
     return within_grace
+
+
+def _expiry_not_read(params: CheckParams) -> str:
+    """Why the expiry step asks Microsoft Graph nothing: no secret that expires, or a credential not saved yet."""
+    if isinstance(params.credential, ManagedIdentity):
+        return NOTHING_EXPIRES["identity"]
+    if isinstance(params.credential, FederatedCredential):
+        return NOTHING_EXPIRES["federated"]
+    return "" if params.read_expiry else TYPED_NOT_READ
 
 
 def _known(known) -> str:

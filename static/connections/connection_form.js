@@ -239,7 +239,7 @@
     if (!/^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$/.test(id)) id = "<Client ID>";
     if (audience) document.getElementById("federated-audience").value = audience;
     document.getElementById("federated-command").value = block.getAttribute("data-command")
-      .replace("{client_id}", id).replace("{audience}", audience || "");
+      .replace("__CLIENT_ID__", id).replace("__AUDIENCE__", audience || "");
   }
 
   function sync() {
