@@ -5,6 +5,7 @@ sends, and answers what Entra answers when the app registration's federated cred
 import pytest
 
 from connections import secretless, testing
+from connections.dynamics import entra
 from connections.models import Connection
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -146,3 +147,27 @@ def test_a_new_connection_form_tests_the_subject_it_shows(admin_client, microsof
     )
     answer = admin_client.post("/connections/new/", data, HTTP_ACCEPT="application/json").json()
     assert answer["ok"] is True, answer["message"]
+
+
+def test_a_signing_key_rotation_keeps_connections_working_while_entra_caches_the_old_keys(microsoft, federated):
+    """The next key is published before it signs: Entra ID's cached JWKS already holds it after a rotation."""
+    from federation import keyring, rotation
+    from federation.models import SigningKey
+
+    register(microsoft, federated)
+    microsoft.sim.federation_cache_seconds = 3600  # Entra ID keeps the issuer's keys: no fetch after the first
+    assert testing.test_saved(federated).ok
+    rotation.rotate(force=True)
+    keyring.forget_signer()  # this process signs with the new current key at once (other processes within a minute)
+    entra.apps.clear()  # msal's cached token would spare the TEST an assertion
+    result = testing.test_saved(federated)
+    assert result.ok, result.summary
+    assert len(microsoft.sim.issuer_fetches) == 2  # discovery and JWKS, once: the new key was in the cached JWKS
+
+    # A key that was never published before it signs is refused while Entra ID's cache lasts.
+    SigningKey.objects.all().delete()
+    keyring.forget_signer()
+    entra.apps.clear()
+    refused = testing.test_saved(federated)
+    assert refused.code == "federated_signature_refused", refused.summary
+    assert "right after a signing key rotation" in refused.hint
