@@ -26,12 +26,14 @@ class Token:
         return f"Token(from_cache={self.from_cache})"
 
 
-class _AppCache:
-    """A small LRU of msal applications: their token caches and authority metadata are the speed-up."""
+class AppCache:
+    """A small LRU of msal applications (or managed-identity clients): their token caches and authority metadata
+    are the speed-up."""
 
-    def __init__(self):
-        self._apps: OrderedDict[tuple, msal.ConfidentialClientApplication] = OrderedDict()
+    def __init__(self, size: int = MAX_APPS):
+        self._apps: OrderedDict[tuple, object] = OrderedDict()
         self._lock = threading.Lock()
+        self._size = size
 
     def get(self, key):
         with self._lock:
@@ -44,7 +46,7 @@ class _AppCache:
         with self._lock:
             self._apps[key] = app
             self._apps.move_to_end(key)
-            while len(self._apps) > MAX_APPS:
+            while len(self._apps) > self._size:
                 self._apps.popitem(last=False)
 
     def discard(self, key) -> None:
@@ -64,7 +66,7 @@ class _AppCache:
             return len(stale)
 
 
-apps = _AppCache()
+apps = AppCache()
 
 
 class _CurrentCredentials:

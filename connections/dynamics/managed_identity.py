@@ -11,8 +11,6 @@ import os
 import re
 import socket
 import sys
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -20,7 +18,7 @@ import msal
 import requests
 
 from connections.dynamics import guard, http
-from connections.dynamics.entra import Token
+from connections.dynamics.entra import AppCache, Token
 from connections.dynamics.errors import CheckError
 
 SYSTEM, CLIENT_ID, RESOURCE_ID = "system", "client_id", "resource_id"
@@ -107,35 +105,16 @@ def endpoint_description() -> str:
     return endpoint().describe()
 
 
-class _Clients:
-    """A small LRU of msal managed-identity clients: their token caches are the speed-up."""
+class _Clients(AppCache):
+    """msal's managed-identity clients, and the one guarded session of their own they send through."""
 
     def __init__(self):
-        self._clients: OrderedDict[tuple, msal.ManagedIdentityClient] = OrderedDict()
-        self._lock = threading.Lock()
+        super().__init__(MAX_CLIENTS)
         self._session: requests.Session | None = None
 
-    def get(self, key) -> msal.ManagedIdentityClient | None:
-        with self._lock:
-            client = self._clients.get(key)
-            if client is not None:
-                self._clients.move_to_end(key)
-            return client
-
-    def put(self, key, client) -> None:
-        with self._lock:
-            self._clients[key] = client
-            self._clients.move_to_end(key)
-            while len(self._clients) > MAX_CLIENTS:
-                self._clients.popitem(last=False)
-
-    def discard(self, key) -> None:
-        with self._lock:
-            self._clients.pop(key, None)
-
     def clear(self) -> None:
+        super().clear()
         with self._lock:
-            self._clients.clear()
             if self._session is not None:
                 self._session.close()
             self._session = None

@@ -51,38 +51,37 @@ class Command(BaseCommand):
             raise CommandError(f"{len(failed)} secret(s) no configured key decrypts: {', '.join(failed)}.")
 
     def _rotate_slots(self) -> list[str]:
-        """The new and previous credentials of rotation (connections/credential_slots.py): the names of the
-        connections whose slot no configured key decrypts."""
-        rotated, failed = 0, []
-        for slot in CredentialSlot.objects.select_related("connection").order_by("pk").iterator():
-            if crypto.is_current(slot.credential_encrypted):
-                continue
-            try:
-                token = crypto.rotate(slot.credential_encrypted)
-            except crypto.SecretDecryptionError:
-                failed.append(f"{slot.connection.name} ({slot.role} credential)")
-                continue
-            # Only if unchanged meanwhile (a promotion or a new credential writes a new ciphertext).
-            rotated += CredentialSlot.objects.filter(pk=slot.pk, credential_encrypted=slot.credential_encrypted).update(
-                credential_encrypted=token
-            )
+        """The new and previous credentials of rotation (connections/credential_slots.py)."""
+        slots = CredentialSlot.objects.select_related("connection").order_by("pk")
+        rotated, failed = rotate_column(
+            slots, "credential_encrypted", lambda slot: f"{slot.connection.name} ({slot.role} credential)"
+        )
         if rotated:
             self.stdout.write(f"Re-encrypted {rotated} new or previous credential(s) of rotation.")
         return failed
 
     def _rotate_signing_keys(self) -> list[str]:
-        """The issuer's signing keys (federation/models.py): the keys no configured key decrypts."""
-        rotated, failed = 0, []
-        for key in SigningKey.objects.order_by("pk").only("kid", "private_key_encrypted").iterator():
-            if crypto.is_current(key.private_key_encrypted):
-                continue
-            try:
-                token = crypto.rotate(key.private_key_encrypted)
-            except crypto.SecretDecryptionError:
-                failed.append(f"signing key {key.kid}")
-                continue
-            unchanged = SigningKey.objects.filter(pk=key.pk, private_key_encrypted=key.private_key_encrypted)
-            rotated += unchanged.update(private_key_encrypted=token)
+        """The issuer's signing keys (federation/models.py)."""
+        keys = SigningKey.objects.order_by("pk").only("kid", "private_key_encrypted")
+        rotated, failed = rotate_column(keys, "private_key_encrypted", lambda key: f"signing key {key.kid}")
         if rotated:
             self.stdout.write(f"Re-encrypted {rotated} issuer signing key(s).")
         return failed
+
+
+def rotate_column(rows, field: str, name_of) -> tuple[int, list[str]]:
+    """Re-encrypt one ciphertext column row by row: how many were rewritten, and the names of those no configured
+    key decrypts. A row changed meanwhile (a promotion, a new key) keeps its new ciphertext: the UPDATE is
+    conditional on the one read."""
+    rotated, failed = 0, []
+    for row in rows.iterator():
+        token = getattr(row, field)
+        if crypto.is_current(token):
+            continue
+        try:
+            fresh = crypto.rotate(token)
+        except crypto.SecretDecryptionError:
+            failed.append(name_of(row))
+            continue
+        rotated += type(row).objects.filter(pk=row.pk, **{field: token}).update(**{field: fresh})
+    return rotated, failed
