@@ -38,6 +38,12 @@ IDENTITY_ID_NAMES = {ManagedIdentityType.CLIENT_ID: "client ID", ManagedIdentity
 
 
 class SecretlessRules:
+    def _secretless_fields(self) -> None:
+        """The identity is one of three kinds (no blank "select an option": system-assigned unless chosen)."""
+        kind = self.fields["managed_identity_type"]
+        kind.choices, kind.required = ManagedIdentityType.choices, False
+        kind.initial = self.instance.managed_identity_type or ManagedIdentityType.SYSTEM
+
     @property
     def credential(self) -> str:
         return str(self["credential_type"].value() or "")

@@ -133,6 +133,7 @@ class ConnectionForm(SecretlessRules, SchemeRules, forms.ModelForm):
         self.fields["auth_scheme"].required = False
         self.fields["scope"].required = False
         self._require_by_scheme()
+        self._secretless_fields()
         callback = self.fields["callback_url"]
         callback.max_length = 2048
         callback.initial = self.instance.callback_url or default_callback_url
