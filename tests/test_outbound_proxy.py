@@ -13,10 +13,12 @@ import requests
 
 from connections.dynamics import guard, http, proxy
 from connections.dynamics.errors import OutboundBlockedError
+from tests import test_azure_ad
 from tests.proxy_fixtures import PROXY_PASSWORD, PROXY_USER
 from tests.test_connection_test import assert_unavailable, good, run_test
 
 pytestmark = pytest.mark.django_db
+delegated = test_azure_ad.delegated  # the fixture of a connection with AuthScheme AzureAD
 
 
 @pytest.fixture
@@ -196,3 +198,28 @@ def test_the_managed_identity_endpoint_is_never_proxied(tinyproxy):
     session = managed_identity.clients.http_client()._own_session
     assert session.get_adapter("http://169.254.169.254/")._direct is True
     assert http.session().get_adapter("https://login.microsoftonline.com/")._direct is False
+
+
+def test_check_access_and_preview_go_through_the_proxy_too(
+    admin_client, microsoft, make_connection, tinyproxy, settings, no_direct_connections
+):
+    settings.OUTBOUND_PROXIES = tinyproxy.proxies()
+    saved = make_connection(name="Contoso Sales", **good(microsoft))
+    tested = admin_client.post(f"/connections/{saved.pk}/test/", HTTP_ACCEPT="application/json").json()
+    assert tested["ok"] is True, tested["message"]
+    checked = admin_client.post(f"/connections/{saved.pk}/access/", {"tables": ""}, HTTP_ACCEPT="application/json")
+    assert checked.json()["ok"] is True
+    previewed = admin_client.post(f"/connections/{saved.pk}/preview/", {"table": "account"})
+    assert previewed.status_code == 200 and b"2 rows of account" in previewed.content
+    assert microsoft.sim.count("contoso.crm.dynamics.com", "accounts") >= 1
+    assert no_direct_connections == [] and tinyproxy.connects()
+
+
+def test_sign_in_with_microsoft_exchanges_the_code_through_the_proxy(admin_client, delegated, tinyproxy, settings):
+    """The admin's browser reaches Microsoft by itself; the app's code exchange and Graph read go through the proxy."""
+    settings.OUTBOUND_PROXIES = tinyproxy.proxies()
+    page = test_azure_ad.sign_in(admin_client, delegated)
+    assert "Signed in to Microsoft as Maria Garcia" in page
+    assert tinyproxy.connects()
+    answer = admin_client.post(f"/connections/{delegated.saved.pk}/test/", HTTP_ACCEPT="application/json").json()
+    assert answer["ok"] is True, answer["message"]
