@@ -59,6 +59,12 @@ def fresh_cache():
 
 
 @pytest.fixture(autouse=True)
+def no_outbound_proxy(settings):
+    """A proxy in the environment the tests run in must not carry their requests (tests set their own)."""
+    settings.OUTBOUND_PROXIES = None
+
+
+@pytest.fixture(autouse=True)
 def resolver(monkeypatch) -> HostsResolver:
     fake = HostsResolver()
     monkeypatch.setattr(guard, "resolver", fake)

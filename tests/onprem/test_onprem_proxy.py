@@ -43,3 +43,11 @@ def test_the_proxys_502_for_an_on_premises_server_names_the_server(admin_client,
     answer = run_test(admin_client)
     assert answer["ok"] is False
     assert f"The proxy http://127.0.0.1:{gateway.port} could not reach crm.contoso.local (HTTP 502" in answer["message"]
+
+
+def test_ntlm_over_https_through_the_proxy(admin_client, onprem, tinyproxy, settings):
+    """Inside the tunnel TLS names the server: requests-ntlm's channel binding reads the server's certificate."""
+    settings.OUTBOUND_PROXIES = tinyproxy.proxies()
+    answer = run_test(admin_client, url="https://crm.contoso.com/Contoso/")
+    assert answer["ok"] is True, answer["message"]
+    assert tinyproxy.connects() == [f"127.0.0.1:{onprem.sim.https_port}"]
