@@ -4,6 +4,7 @@ and a fake of our own for what tinyproxy will not do on demand (answer 403 or 50
 import re
 import shutil
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -144,6 +145,54 @@ class FakeProxy:
         self._listener.close()
         for sock in self._open:
             sock.close()
+
+
+class TlsFront:
+    """TLS in front of a plain proxy (tinyproxy speaks none): makes it an https:// proxy, its certificate issued by
+    `ca` (a trustme CA) for 127.0.0.1."""
+
+    def __init__(self, backend_port: int, ca):
+        self._context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ca.issue_cert("127.0.0.1").configure_cert(self._context)
+        self.backend_port = backend_port
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                sock, _ = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._relay, args=(sock,), daemon=True).start()
+
+    def _relay(self, sock: socket.socket) -> None:
+        try:
+            front = self._context.wrap_socket(sock, server_side=True)
+            back = socket.create_connection(("127.0.0.1", self.backend_port))
+        except OSError:
+            sock.close()
+            return
+        threading.Thread(target=_pump, args=(back, front), daemon=True).start()
+        _pump(front, back)
+
+    def close(self) -> None:
+        self._listener.close()
+
+
+def _pump(source: socket.socket, sink: socket.socket) -> None:
+    try:
+        while chunk := source.recv(65536):
+            sink.sendall(chunk)
+    except OSError:
+        pass
+    finally:
+        for each in (source, sink):
+            try:
+                each.close()
+            except OSError:
+                pass
 
 
 @pytest.fixture

@@ -223,3 +223,17 @@ def test_sign_in_with_microsoft_exchanges_the_code_through_the_proxy(admin_clien
     assert tinyproxy.connects()
     answer = admin_client.post(f"/connections/{delegated.saved.pk}/test/", HTTP_ACCEPT="application/json").json()
     assert answer["ok"] is True, answer["message"]
+
+
+def test_an_https_proxy_carries_the_test_tls_in_tls(admin_client, microsoft, tinyproxy, settings):
+    from tests.proxy_fixtures import TlsFront
+
+    front = TlsFront(tinyproxy.port, microsoft.sim.ca)
+    try:
+        chosen = proxy.ProxyURL("https", "127.0.0.1", front.port)
+        settings.OUTBOUND_PROXIES = proxy.Proxies(chosen, chosen)
+        answer = run_test(admin_client, **good(microsoft))
+    finally:
+        front.close()
+    assert answer["ok"] is True, answer["message"]
+    assert tinyproxy.connects()

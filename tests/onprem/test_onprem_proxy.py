@@ -51,3 +51,13 @@ def test_ntlm_over_https_through_the_proxy(admin_client, onprem, tinyproxy, sett
     answer = run_test(admin_client, url="https://crm.contoso.com/Contoso/")
     assert answer["ok"] is True, answer["message"]
     assert tinyproxy.connects() == [f"127.0.0.1:{onprem.sim.https_port}"]
+
+
+def test_a_plain_http_server_through_an_https_proxy_is_explained(admin_client, onprem, settings):
+    from connections.dynamics import proxy
+
+    chosen = proxy.ProxyURL("https", "proxy.corp", 3129)
+    settings.OUTBOUND_PROXIES = proxy.Proxies(chosen, chosen)
+    answer = run_test(admin_client)
+    assert answer["ok"] is False
+    assert "cannot reach a plain-http server through the https:// proxy https://proxy.corp:3129" in answer["message"]
