@@ -6,6 +6,7 @@ the outbound guard checked; what the proxy cannot do, TEST says in words, naming
 
 import ipaddress
 import json
+import socket
 import time
 
 import pytest
@@ -42,8 +43,11 @@ def last_result() -> dict:
 
 
 def assert_nothing_leaks(answer: dict, logs, *secrets: str) -> None:
-    """Not on the page, in the stored result (its details) or in any log record."""
-    text = json.dumps(answer) + json.dumps(last_result()) + "\n".join(record.getMessage() for record in logs)
+    """Not on the page, in the stored result (its details), in an audit event or in any log record."""
+    from audit.models import AuditEvent
+
+    events = json.dumps(list(AuditEvent.objects.values()), default=str)
+    text = json.dumps(answer) + json.dumps(last_result()) + events + "\n".join(r.getMessage() for r in logs)
     for secret in secrets:
         assert secret not in text
 
@@ -117,6 +121,25 @@ def test_the_tunnel_checks_a_target_the_test_did_not_check_first(tinyproxy, reso
     with http.budget(limits), pytest.raises(OutboundBlockedError, match="10.9.8.7"):
         http.client.get("https://intranet.example.com/")
     assert tinyproxy.connects() == []
+
+
+def test_a_dns_answer_that_changes_after_the_check_cannot_steer_the_tunnel(
+    admin_client, microsoft, tinyproxy, settings, resolver
+):
+    settings.OUTBOUND_PROXIES = tinyproxy.proxies()
+    original = resolver.resolve
+    answers = iter(["127.0.0.1", "127.0.0.9"])  # the checked answer, then a rebinding attempt
+
+    def rebinding(host, port):
+        if host == "contoso.crm.dynamics.com":
+            return [(socket.AF_INET, (next(answers), microsoft.sim.port))]
+        return original(host, port)
+
+    resolver.resolve = rebinding
+    answer = run_test(admin_client, **good(microsoft))
+    assert answer["ok"] is True, answer["message"]
+    assert set(tinyproxy.connects()) == {f"127.0.0.1:{microsoft.sim.port}"}
+    assert next(answers) == "127.0.0.9"  # never asked for: the tunnel went to the address the preflight checked
 
 
 def test_tls_inside_the_tunnel_verifies_the_real_name_not_the_address(microsoft, tinyproxy, resolver):
