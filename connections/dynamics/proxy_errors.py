@@ -11,6 +11,10 @@ AUTH_STATUSES = (401, 407)  # tinyproxy answers a wrong password with 401: a CON
 GATEWAY_STATUSES = (502, 503, 504)
 
 
+def _no_proxy_setting(setting: str) -> str:
+    return "OUTBOUND_NO_PROXY" if setting == "OUTBOUND_PROXY" else "NO_PROXY"
+
+
 def explain(error: ProxyTunnelError, url: str, deadline) -> CheckError:
     """A CheckError for a proxy that failed before the tunnel to `url`'s host stood."""
     parts = urlsplit(url)
@@ -46,7 +50,7 @@ def _failed(error: ProxyTunnelError, setting: str, deadline) -> tuple[str, str]:
     if error.kind == "unsupported":
         return (
             f"TEST cannot reach a plain-http server through the https:// proxy {error.proxy}.",
-            f"Give the proxy's http:// address in {setting} (HTTP_PROXY), or list this server in the no-proxy setting.",
+            f"Give the proxy's http:// address in {setting}, or list this server in {_no_proxy_setting(setting)}.",
         )
     if error.kind == "dropped":
         return f"The proxy {error.proxy} closed the connection without answering the request for a tunnel.", where
@@ -75,7 +79,7 @@ def _answered(error: ProxyTunnelError, host: str, setting: str, has_credentials:
             f"Ask the proxy's administrator to allow {host} (for CRMOnline: login.microsoftonline.com and the "
             "environment's *.dynamics.com host; for an on-premises server its name and port). TEST asks for the "
             f"tunnel by the address it checked ({error.target or 'the server'}): the rule must allow the address, "
-            "or the server can be listed in the no-proxy setting.",
+            f"or the server can be listed in {_no_proxy_setting(setting)}.",
             details,
         )
     if status in GATEWAY_STATUSES:
