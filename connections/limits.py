@@ -11,4 +11,5 @@ def test_limits() -> Limits:
         connect=settings.TEST_CONNECT_TIMEOUT,
         read=settings.TEST_READ_TIMEOUT,
         allowed_networks=tuple(settings.OUTBOUND_ALLOWED_NETWORKS),
+        proxies=settings.OUTBOUND_PROXIES,
     )

@@ -46,6 +46,7 @@ def preview_limits() -> Limits:
         connect=min(settings.TEST_CONNECT_TIMEOUT, total),
         read=min(settings.TEST_READ_TIMEOUT, total),
         allowed_networks=tuple(settings.OUTBOUND_ALLOWED_NETWORKS),
+        proxies=settings.OUTBOUND_PROXIES,
     )
 
 

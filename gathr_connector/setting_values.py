@@ -4,11 +4,13 @@
 import ipaddress
 import os
 import tempfile
+import urllib.request
 from pathlib import Path
 
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
+from connections.dynamics import proxy
 from federation import keys as federation_keys
 
 
@@ -65,6 +67,26 @@ def networks(value: list[str], name: str = "OUTBOUND_ALLOWED_NETWORKS") -> list:
         return [ipaddress.ip_network(item.strip(), strict=False) for item in value if item.strip()]
     except ValueError as err:
         raise ImproperlyConfigured(f"{name}: {err}") from err
+
+
+def outbound_proxies(own: str, own_no_proxy: list[str]) -> proxy.Proxies | None:
+    """OUTBOUND_PROXY for every target (OUTBOUND_NO_PROXY bypassing it), or else the environment's HTTPS_PROXY,
+    HTTP_PROXY, ALL_PROXY and NO_PROXY read as requests reads them (lower case first); None: no proxy."""
+    try:
+        if own.strip():
+            chosen = proxy.parse(own, "OUTBOUND_PROXY")
+            return proxy.Proxies(chosen, chosen, proxy.no_proxy_entries(own_no_proxy, "OUTBOUND_NO_PROXY"))
+        found = urllib.request.getproxies_environment()
+        https, http = found.get("https") or found.get("all"), found.get("http") or found.get("all")
+        if not (https or http):
+            return None
+        return proxy.Proxies(
+            proxy.parse(https, "HTTPS_PROXY", default_scheme="http") if https else None,
+            proxy.parse(http, "HTTP_PROXY", default_scheme="http") if http else None,
+            proxy.no_proxy_entries(found.get("no", "").split(","), "NO_PROXY"),
+        )
+    except ValueError as err:
+        raise ImproperlyConfigured(str(err)) from None
 
 
 def huey(url: str, workers: int) -> dict:

@@ -260,6 +260,12 @@ TRUSTED_PROXIES = setting_values.networks(env.list("TRUSTED_PROXIES", default=[]
 
 # Outbound requests to admin-typed URLs (TEST).
 OUTBOUND_ALLOWED_NETWORKS = setting_values.networks(env.list("OUTBOUND_ALLOWED_NETWORKS", default=[]))
+# The proxy every outbound call of TEST, sign-in, Check access and Preview goes through: OUTBOUND_PROXY (with the
+# hosts in OUTBOUND_NO_PROXY going direct), else HTTPS_PROXY / HTTP_PROXY / NO_PROXY as requests reads them. Only
+# the parsed form is kept (its repr hides the password), never the URL with its credentials.
+OUTBOUND_PROXIES = setting_values.outbound_proxies(
+    env.str("OUTBOUND_PROXY", default=""), env.list("OUTBOUND_NO_PROXY", default=[])
+)
 # The web worker's timeout (gunicorn's --timeout: `make run` passes the same variable). A TEST that runs in a
 # request must end before the worker is killed, or the admin gets no answer at all.
 WEB_TIMEOUT = _number("WEB_TIMEOUT", 60, low=0, high=3600)

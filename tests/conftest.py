@@ -18,7 +18,12 @@ from tests.helpers import ADMIN_PASSWORD, ENV_URL, TEST_SECRET, USER_PASSWORD, H
 
 # Fixtures of their own folders, for every test: the marketplace's (the Premium gate opened for database tests),
 # the on-premises servers' and the app served over https (https_live_server).
-pytest_plugins = ["tests.marketplace.fixtures", "tests.onprem.fixtures", "tests.https_live_server"]
+pytest_plugins = [
+    "tests.marketplace.fixtures",
+    "tests.onprem.fixtures",
+    "tests.https_live_server",
+    "tests.proxy_fixtures",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -51,6 +56,12 @@ def fresh_cache():
     yield
     for alias in ("default", "process"):
         caches[alias].clear()
+
+
+@pytest.fixture(autouse=True)
+def no_outbound_proxy(settings):
+    """A proxy in the environment the tests run in must not carry their requests (tests set their own)."""
+    settings.OUTBOUND_PROXIES = None
 
 
 @pytest.fixture(autouse=True)

@@ -133,6 +133,13 @@ def test_it_reads_several_encryption_keys_newest_first():
         ({"FEDERATION_KEY_PUBLISH_AHEAD": "-1"}, "FEDERATION_KEY_PUBLISH_AHEAD must be more than -1"),
         ({"FEDERATION_KEY_ROTATION_DAYS": "often"}, "FEDERATION_KEY_ROTATION_DAYS must be a number of days"),
         ({"FEDERATION_SIGNING_KEYS": "/nonexistent/issuer.pem"}, "FEDERATION_SIGNING_KEYS: /nonexistent/issuer.pem"),
+        ({"OUTBOUND_PROXY": "socks5://127.0.0.1:1080"}, "OUTBOUND_PROXY must start with http:// or https://"),
+        ({"OUTBOUND_PROXY": "proxy.example.com:3128"}, "OUTBOUND_PROXY must start with http:// or https://"),
+        ({"OUTBOUND_PROXY": "http://proxy.example.com:3128/pac"}, "with no path or query"),
+        ({"OUTBOUND_PROXY": "http://:3128"}, "OUTBOUND_PROXY names no host"),
+        ({"OUTBOUND_PROXY": "http://p:3128", "OUTBOUND_NO_PROXY": "a/b"}, "OUTBOUND_NO_PROXY: 'a/b' is not a host"),
+        ({"HTTPS_PROXY": "ftp://proxy.example.com:21"}, "HTTPS_PROXY must start with http:// or https://"),
+        ({"HTTP_PROXY": "http://proxy.example.com:3128", "NO_PROXY": "*.x/y"}, "NO_PROXY: '*.x/y' is not"),
     ],
 )
 def test_a_bad_value_fails_at_start(overrides, message):
@@ -155,6 +162,20 @@ def test_sqlite_writers_take_the_write_lock_at_once_and_wait_for_it_as_long_as_s
 def test_it_accepts_valid_outbound_networks():
     started = start(OUTBOUND_ALLOWED_NETWORKS="10.20.0.0/16, 192.168.1.7, fd00::/8")
     assert started.returncode == 0, started.stderr
+
+
+def test_it_reads_the_outbound_proxy_and_never_shows_its_password():
+    code = "import django; django.setup(); from django.conf import settings; print(repr(settings.OUTBOUND_PROXIES))"
+    own = run(
+        ["-c", code], OUTBOUND_PROXY="http://svc:hunter%402@proxy.corp:3128", OUTBOUND_NO_PROXY=".corp,10.0.0.0/8"
+    )
+    assert own.returncode == 0, own.stderr
+    assert "http://proxy.corp:3128" in own.stdout and "user='svc'" in own.stdout and "hunter" not in own.stdout
+    standard = run(["-c", code], HTTPS_PROXY="proxy.corp:8080", NO_PROXY="localhost")
+    assert "https=ProxyURL('http://proxy.corp:8080'" in standard.stdout and "setting='HTTPS_PROXY'" in standard.stdout
+    refused = start(OUTBOUND_PROXY="http://svc:hunter2@proxy.corp:port")
+    assert "ImproperlyConfigured: OUTBOUND_PROXY: http://***@proxy.corp:port is not a URL" in refused.stderr
+    assert "hunter2" not in refused.stderr
 
 
 def test_an_invalid_encryption_key_fails_clearly_at_start():

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
-from connections.dynamics import guard, http, online, onprem, protection
+from connections.dynamics import guard, http, online, onprem, protection, proxy
 from connections.dynamics.credential_expiry import ExpiryReading
 from connections.dynamics.errors import CheckError
 from connections.dynamics.runner import Available, CheckParams, StepResult, StepRunner
@@ -124,8 +124,10 @@ def internal_error(error: Exception, params: CheckParams, what: str = "TEST") ->
     """Log a bug with its traceback (the connection's secrets scrubbed) under an id the admin can quote."""
     incident = uuid.uuid4().hex[:12]
     text = "".join(traceback.format_exception(error))
-    for secret in params.secrets():
+    proxies = proxy.current()
+    for secret in [*params.secrets(), *(proxies.secrets() if proxies else [])]:
         text = text.replace(secret, "[secret]")
+    text = proxy.scrub(text)
     logger.error("Internal error %s during a %s:\n%s", incident, what, text)
     return CheckError(
         "internal_error",

@@ -13,7 +13,9 @@ from urllib.parse import urlsplit
 import requests
 import urllib3.exceptions
 
-from connections.dynamics.errors import BudgetExceededError, CheckError, OutboundBlockedError
+from connections.dynamics import proxy_errors
+from connections.dynamics.errors import BudgetExceededError, CheckError, NameNotResolvedError, OutboundBlockedError
+from connections.dynamics.tunnel import ProxyTunnelError
 
 # What a TEST's talk with a server can raise besides CheckError: each is explained by `classify`.
 LIBRARY_ERRORS = (
@@ -21,6 +23,7 @@ LIBRARY_ERRORS = (
     urllib3.exceptions.HTTPError,
     OSError,  # socket, ssl and timeouts included
     OutboundBlockedError,
+    NameNotResolvedError,
     BudgetExceededError,
 )
 DOWN_HINT = "Check the URL, and that this server can reach it (firewall, proxy)."
@@ -77,7 +80,12 @@ def classify(error: Exception, url: str, deadline, on_premises: bool = False) ->
             DOWN_HINT,
             {"host": host},
         )
-    if any(isinstance(e, (urllib3.exceptions.NameResolutionError, socket.gaierror)) for e in chain):
+    tunnel = next((e for e in chain if isinstance(e, ProxyTunnelError)), None)
+    if tunnel is not None:
+        return proxy_errors.explain(tunnel, url, deadline)
+    if any(
+        isinstance(e, (NameNotResolvedError, urllib3.exceptions.NameResolutionError, socket.gaierror)) for e in chain
+    ):
         return name_not_resolved(host, on_premises)
     if any(_is_refused(e) for e in chain):
         return _down(host, chain)

@@ -38,6 +38,14 @@ class OutboundBlockedError(Exception):
         self.host, self.ip, self.reason = host, ip, reason
 
 
+class NameNotResolvedError(Exception):
+    """The guard found no address for a host it was to tunnel to. Not an OSError: urllib3 would blame the proxy."""
+
+    def __init__(self, host: str):
+        super().__init__(f"{host} cannot be resolved")
+        self.host = host
+
+
 class BudgetExceededError(Exception):
     """The TEST used up its total time budget."""
 

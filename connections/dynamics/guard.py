@@ -155,9 +155,14 @@ def clear_pins() -> None:
     _pinned.set(None)
 
 
+def checked_addresses(host: str, port: int) -> list[Address]:
+    """The addresses a connection to host may use: this TEST's preflight's, or resolved and checked now."""
+    return (_pinned.get() or {}).get((host, port)) or resolve(host, port)
+
+
 def open_socket(host: str, port: int, timeout, socket_options) -> socket.socket:
     """Connect to the first reachable checked address of host."""
-    addresses = (_pinned.get() or {}).get((host, port)) or resolve(host, port)
+    addresses = checked_addresses(host, port)
     error: OSError | None = None
     for address in addresses:
         sock = socket.socket(address.family, socket.SOCK_STREAM)

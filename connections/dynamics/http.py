@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 
 import requests
 
-from connections.dynamics import guard, protection
+from connections.dynamics import guard, protection, proxy
 from connections.dynamics.errors import BudgetExceededError
-from connections.dynamics.guard import GuardedAdapter
+from connections.dynamics.tunnel import OutboundAdapter
 
 RETRY_STATUSES = (429, 503)
 DEFAULT_RETRY_AFTER = 1.0
@@ -39,30 +39,35 @@ def reset_session() -> None:
         _session = None
 
 
-def _new_session(pool_connections: int = 32, pool_maxsize: int = 8) -> requests.Session:
+def _new_session(pool_connections: int = 32, pool_maxsize: int = 8, direct: bool = False) -> requests.Session:
     new = requests.Session()
     # Pools sized for the gunicorn threads that may TEST at once.
-    adapter = GuardedAdapter(pool_connections=pool_connections, pool_maxsize=pool_maxsize, max_retries=0)
+    adapter = OutboundAdapter(
+        pool_connections=pool_connections, pool_maxsize=pool_maxsize, max_retries=0, direct=direct
+    )
     new.mount("https://", adapter)
     new.mount("http://", adapter)
     new.headers["User-Agent"] = USER_AGENT
     return new
 
 
-def private_session() -> requests.Session:
-    """A session of one TEST's own: guarded like the shared one, one connection per host, closed by the caller."""
-    return _new_session(pool_connections=2, pool_maxsize=1)
+def private_session(direct: bool = False) -> requests.Session:
+    """A session of one TEST's own: guarded like the shared one, one connection per host, closed by the caller.
+
+    `direct`: never through the operator's proxy (the managed identity's endpoint must not be proxied)."""
+    return _new_session(pool_connections=2, pool_maxsize=1, direct=direct)
 
 
 @dataclass(frozen=True)
 class Limits:
-    """What an operator allows one TEST: its time budget, the connect and read timeouts, and the non-public
-    networks it may reach (the Django side builds it from settings)."""
+    """What an operator allows one TEST: its time budget, the connect and read timeouts, the non-public
+    networks it may reach and the proxy it goes through (the Django side builds it from settings)."""
 
     total: float = 30.0
     connect: float = 5.0
     read: float = 15.0
     allowed_networks: tuple[guard.IPNetwork, ...] = ()
+    proxies: proxy.Proxies | None = None
 
 
 @dataclass
@@ -108,12 +113,13 @@ _exchanges: ContextVar[list | None] = ContextVar("test_exchanges", default=None)
 
 @contextmanager
 def budget(limits: Limits):
-    """Run a TEST's requests under a new deadline and the guard's allowed networks, recording each exchange."""
+    """Run a TEST's requests under a new deadline, the guard's allowed networks and the proxy, recording each
+    exchange."""
     deadline = Deadline(limits.total, limits.connect, limits.read)
     deadline_token = _deadline.set(deadline)
     exchanges_token = _exchanges.set([])
     try:
-        with guard.allowing(limits.allowed_networks):
+        with guard.allowing(limits.allowed_networks), proxy.using(limits.proxies):
             yield deadline
     finally:
         _deadline.reset(deadline_token)

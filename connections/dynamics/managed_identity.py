@@ -120,10 +120,11 @@ class _Clients(AppCache):
             self._session = None
 
     def http_client(self) -> http.BoundedClient:
-        """Guarded like the shared session but a session of its own: no admin-typed URL rides its connections."""
+        """Guarded like the shared session but a session of its own: no admin-typed URL rides its connections, and
+        never through a proxy (Azure's endpoint answers on this machine's own network only)."""
         with self._lock:
             if self._session is None:
-                self._session = http.private_session()
+                self._session = http.private_session(direct=True)
             return http.BoundedClient(own_session=self._session, max_connect=CONNECT_TIMEOUT)
 
 
