@@ -5,9 +5,9 @@ No serializer has a field for a secret, a certificate's private key or a passwor
 from rest_framework import serializers
 
 from connections import secretless
-from connections.runs import RunState
 from connections.models import AuthScheme, AzureEnvironment, CredentialType, CrmVersion, Health, Scope, TestStatus
 from connections.models import ManagedIdentityType as IdentityType
+from connections.runs import RunState
 
 
 def _choice(choices, **kwargs):
