@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "marketplace",
     "audit",
     "federation",
+    "api_tokens",
 ]
 
 MIDDLEWARE = [
