@@ -3,6 +3,7 @@
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import models, transaction
 from django.utils import timezone
 
@@ -66,7 +67,7 @@ class ApiToken(models.Model):
         check_lifetime(expires_at, now)
         with transaction.atomic():
             # Locking the user's row makes two creations of the same name wait for each other.
-            type(user).objects.select_for_update().filter(pk=user.pk).first()
+            get_user_model().objects.select_for_update().filter(pk=user.pk).first()
             if cls.objects.active(now).filter(user=user, name=name).exists():
                 raise TokenError(f"You already have an active token named “{name}”.", code="name_taken")
             row, plaintext = cls._create(user, name, expires_at, now)
