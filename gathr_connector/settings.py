@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "marketplace",
     "audit",
     "federation",
+    "api_tokens",
     "api",
 ]
 

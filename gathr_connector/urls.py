@@ -12,6 +12,7 @@ urlpatterns = [
     path("marketplace/", include("marketplace.urls")),
     path("audit/", include("audit.urls")),
     path("api/v1/", include("api.urls")),
+    path("account/api-tokens/", include("api_tokens.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -43,6 +43,9 @@ EXPECTED = {
     "connections:access_check": ("GET", {"user": MISSING, "admin": MISSING}),
     "connections:oauth_callback": ("GET", {"user": BAD, "admin": BAD}),
     "audit:trail": ("GET", {"user": FORBIDDEN, "admin": OK}),
+    # Each user's own API tokens (tests/test_api_token_page.py); token 1 does not exist, or is not theirs: 404.
+    "api_tokens:list": ("GET", {"user": OK, "admin": OK}),
+    "api_tokens:revoke": ("POST", {"user": MISSING, "admin": MISSING}),
     "marketplace:index": ("GET", {"user": OK, "admin": OK}),
     "marketplace:notifications": ("GET", {"user": OK, "admin": OK}),
     "marketplace:notifications_read_all": ("POST", {"user": REDIRECT, "admin": REDIRECT}),
