@@ -325,7 +325,12 @@ FEDERATION_KEY_ROTATION_DAYS = _number("FEDERATION_KEY_ROTATION_DAYS", 90, low=-
 
 # The REST API under /api/v1/ (api/; docs/decisions/0013-rest-api.md): JSON only, errors as RFC 9457 problems.
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    # A Bearer token first: an anonymous request is then answered 401 with WWW-Authenticate (REST framework asks the
+    # first class); the browser's session keeps CSRF protection for unsafe methods.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api_tokens.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
