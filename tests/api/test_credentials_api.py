@@ -11,8 +11,8 @@ from api_tokens.models import ApiToken
 from connections.models import Connection
 from tests.api.conftest import JsonClient, connection_body
 from tests.helpers import TEST_SECRET
-from tests.test_connection_test import good
 from tests.simulator import make_certificate
+from tests.test_connection_test import good
 
 pytestmark = pytest.mark.django_db
 PFX_PASSWORD = "pfx-pass-9f3c"
