@@ -18,7 +18,7 @@ from api import body, etags
 from api.connection_input import ConnectionInputSerializer
 from api.problems import ProblemError
 from api.schema_docs import problems
-from api.serializers import ConnectionSerializer
+from api.serializers import ConnectionSerializer, paginated
 from connections import access, changes
 from connections.callback_url import default_callback_url
 from connections.forms import ConnectionForm
@@ -68,7 +68,11 @@ def filtered(user, params) -> QuerySet:
 
 @method_decorator(sensitive_variables("data", "files", "form"), name="post")
 class ConnectionList(APIView):
-    @extend_schema(parameters=FILTERS, responses={200: ConnectionSerializer(many=True), **problems(400)})
+    @extend_schema(
+        operation_id="connections_list",
+        parameters=FILTERS,
+        responses={200: paginated(ConnectionSerializer), **problems(400)},
+    )
     def get(self, request):
         pages = Pages()
         page = pages.paginate_queryset(filtered(request.user, request.query_params), request, view=self)

@@ -12,7 +12,7 @@ from api.connection_input import AccessCheckInputSerializer
 from api.connection_views import Pages
 from api.problems import ProblemError
 from api.schema_docs import problems
-from api.serializers import AccessCheckSerializer, HistoryRowSerializer
+from api.serializers import AccessCheckSerializer, HistoryRowSerializer, paginated
 from connections import access, access_background, history_page
 from connections.access_checks import AccessCheck
 from connections.access_forms import AccessCheckForm
@@ -22,7 +22,9 @@ NO_CHECK = "Check access has not run for this connection yet: POST to start it (
 
 
 class ConnectionHistory(APIView):
-    @extend_schema(responses={200: HistoryRowSerializer(many=True), **problems()})
+    @extend_schema(
+        operation_id="connections_history_list", responses={200: paginated(HistoryRowSerializer), **problems()}
+    )
     def get(self, request, pk: int):
         """The connection's finished TESTs, newest first."""
         connection = access.usable_or_404(request.user, pk)

@@ -9,9 +9,11 @@ import logging
 import traceback
 import uuid
 
+from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
 from django.db import InterfaceError, OperationalError
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 
 from connections import background, throttle
@@ -140,3 +142,10 @@ def _internal_error(request, exc: Exception) -> JsonResponse:
     logger.error("Internal error %s in %s:\n%s%s", incident, request.path if request else "?", frames, type(exc))
     detail = f"An internal error stopped this request (incident {incident}). Give the id to your operator."
     return problem(request, 500, "internal-error", detail)
+
+
+@csrf_exempt  # any method: no form, nothing changes
+@login_not_required
+def not_found(request: HttpRequest, rest: str = "") -> JsonResponse:
+    """Any other address under /api/v1/ (an id that is not a number, a typo): a problem too, never the HTML page."""
+    return problem(request, 404, "not-found", "No such API address.")

@@ -2,6 +2,7 @@
 
 from drf_spectacular.utils import OpenApiResponse
 
+from api.problems import PROBLEM_JSON
 from api.serializers import ProblemSerializer
 
 DESCRIPTIONS = {
@@ -24,7 +25,8 @@ COMMON = (401, 403, 404, 405, 406, 500, 503)
 
 
 def problems(*statuses: int) -> dict:
+    """The responses of `statuses` and the common ones, each a problem (application/problem+json)."""
     return {
-        status: OpenApiResponse(ProblemSerializer, description=DESCRIPTIONS[status])
+        (status, PROBLEM_JSON): OpenApiResponse(ProblemSerializer, description=DESCRIPTIONS[status])
         for status in sorted({*COMMON, *statuses})
     }

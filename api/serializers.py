@@ -139,3 +139,14 @@ class ProblemSerializer(serializers.Serializer):
         required=False,
         help_text="Validation only: the messages of each field (non_field_errors: of the whole connection).",
     )
+
+
+def paginated(item: type[serializers.Serializer]) -> type[serializers.Serializer]:
+    """The schema of a page of `item`s, as REST framework's PageNumberPagination answers it."""
+    fields = {
+        "count": serializers.IntegerField(),
+        "next": serializers.URLField(allow_null=True),
+        "previous": serializers.URLField(allow_null=True),
+        "results": item(many=True),
+    }
+    return type(f"Paginated{item.__name__.removesuffix('Serializer')}List", (serializers.Serializer,), fields)

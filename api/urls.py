@@ -1,7 +1,7 @@
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularJSONAPIView
 
-from api import connection_views, docs, health_views, test_views
+from api import connection_views, docs, health_views, problems, test_views
 
 app_name = "api"
 
@@ -15,4 +15,5 @@ urlpatterns = [
     path("connections/<int:pk>/access-check/", health_views.ConnectionAccessCheck.as_view(), name="access_check"),
     path("tests/", test_views.UnsavedTests.as_view(), name="tests"),
     path("tests/<uuid:run_id>/", test_views.TestRunDetail.as_view(), name="test_run"),
+    re_path(r"^(?P<rest>.*)$", problems.not_found),  # last: what matched nothing above
 ]
