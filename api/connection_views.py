@@ -96,7 +96,7 @@ def detail_url(request, connection: Connection) -> str:
     return request.build_absolute_uri(f"/api/v1/connections/{connection.pk}/")
 
 
-@method_decorator(sensitive_variables("data", "files", "form"), name="dispatch")
+@method_decorator(sensitive_variables("data", "files", "form"), name="_update")
 class ConnectionDetail(APIView):
     @extend_schema(responses={200: ETAG_HEADER, **problems()})
     def get(self, request, pk: int):
