@@ -117,6 +117,7 @@ def admin_pages(connection: Connection) -> tuple[str, ...]:
         "/admin/audit/auditevent/",
         "/admin/marketplace/connector/",
         "/admin/federation/signingkey/",
+        "/admin/api_tokens/apitoken/",
     )
 
 

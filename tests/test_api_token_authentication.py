@@ -6,6 +6,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -146,3 +147,36 @@ def test_the_token_is_never_logged(issued, all_logs):
     assert all_logs, "the revocation at least is logged"
     needle = plaintext.split("_")[2][:24]  # in the wrong token too
     assert not [record for record in all_logs if needle in record.getMessage() or needle in str(record.args)]
+
+
+class Echo(APIView):
+    """As the API is meant to be configured: tokens first (401 with Bearer), then the browser's session."""
+
+    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    permission_classes = [IsAuthenticated]
+    renderer_classes = [JSONRenderer]
+
+    def post(self, request):
+        return Response({"user": request.user.get_username()})
+
+
+def post_echo(**headers):
+    return APIRequestFactory(enforce_csrf_checks=True).post("/api/v1/echo/", {}, format="json", **headers)
+
+
+def test_a_token_request_needs_no_csrf_token(issued):
+    response = Echo.as_view()(post_echo(HTTP_AUTHORIZATION=f"Bearer {issued[1]}"))
+    assert response.status_code == 200
+
+
+def test_a_session_request_still_needs_its_csrf_token(user):
+    request = post_echo()
+    request.user = user  # signed in by the session, as AuthenticationMiddleware would set it
+    response = Echo.as_view()(request)
+    assert response.status_code == 403
+    assert "CSRF" in str(response.data["detail"])
+
+
+def test_with_sessions_too_an_anonymous_request_is_told_to_bring_a_bearer_token():
+    response = Echo.as_view()(post_echo())
+    assert response.status_code == 401 and response["WWW-Authenticate"] == 'Bearer realm="api"'

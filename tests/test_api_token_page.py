@@ -122,6 +122,12 @@ def test_it_requires_a_name(signed_in):
     assert response.status_code == 400 and not ApiToken.objects.exists()
 
 
+def test_it_rejects_a_name_with_a_line_break(signed_in):
+    response = create(signed_in, name="Nightly\nexport")
+    assert response.status_code == 400
+    assert "cannot contain line breaks" in response.content.decode() and not ApiToken.objects.exists()
+
+
 def test_it_rejects_a_name_already_on_an_active_token(signed_in, user):
     ApiToken.issue(user, "Nightly export")
     response = create(signed_in, name="Nightly export")
