@@ -2,6 +2,8 @@
 without, with valid and invalid input. No answer is a 5xx, and every answer matches the schema (status, content type,
 headers and body)."""
 
+import itertools
+
 import pytest
 import requests
 import schemathesis
@@ -9,9 +11,13 @@ from django.test import Client
 from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.core import NOT_SET
 from schemathesis.specs.openapi import checks as openapi_checks
 
 from api_tokens.models import ApiToken
+from tests.api.conftest import connection_body
+
+BODIES = ("/api/v1/connections/", "/api/v1/connections/{id}/", "/api/v1/tests/")
 
 # Each operation gets this many examples per mode: 12 operations x 2 modes x 2 runs stay well under 2 minutes.
 EXAMPLES = 12
@@ -43,9 +49,41 @@ schema.config.generation.update(
 
 
 @pytest.fixture
-def token(live_server, admin_user, make_connection) -> str:
-    make_connection(name="Schemathesis", scope="organization")
+def token(live_server, admin_user) -> str:
     return ApiToken.issue(admin_user, "schemathesis")[1]
+
+
+class Aim:
+    """Every other example is aimed at a real connection with a valid body and its current ETag: random ids and
+    bodies alone only reach 400 and 404, and the success paths (200, 201, 202, 204) and 412 must match the schema
+    too. A DELETE is aimed at a connection of its own, so that the others keep theirs."""
+
+    def __init__(self, make_connection, base_url: str, token: str):
+        self.make_connection, self.base_url, self.token = make_connection, base_url, token
+        self.connection = make_connection(name="Schemathesis", scope="organization")
+        self.examples = itertools.count()
+
+    def __call__(self, case) -> dict:
+        headers = {"Authorization": f"Bearer {self.token}"}
+        number = next(self.examples)
+        if number % 2:
+            return headers
+        if case.body is not NOT_SET and case.operation.path in BODIES:
+            case.body = connection_body(name=f"Schemathesis {number}")
+        if "id" in case.path_parameters:
+            target = self.make_connection() if case.method == "DELETE" else self.connection
+            case.path_parameters["id"] = target.pk
+            if number % 4 == 0:  # half of these with the current ETag, the others 412 or 428
+                headers["If-Match"] = self.etag(target.pk, headers)
+        return headers
+
+    def etag(self, pk: int, headers: dict) -> str:
+        return requests.get(f"{self.base_url}/api/v1/connections/{pk}/", headers=headers, timeout=10).headers["ETag"]
+
+
+@pytest.fixture
+def aim(live_server, token, make_connection) -> Aim:
+    return Aim(make_connection, live_server.url, token)
 
 
 def test_the_live_server_serves_the_schema_tested_here(live_server):
@@ -55,8 +93,8 @@ def test_the_live_server_serves_the_schema_tested_here(live_server):
 @pytest.mark.timeout(180)
 @schema.parametrize()
 @FIXTURES_KEPT
-def test_every_operation_with_a_token(case, live_server, token):
-    case.call_and_validate(base_url=live_server.url, headers={"Authorization": f"Bearer {token}"}, checks=CHECKS)
+def test_every_operation_with_a_token(case, live_server, aim):
+    case.call_and_validate(base_url=live_server.url, headers=aim(case), checks=CHECKS)
 
 
 @pytest.mark.timeout(180)
