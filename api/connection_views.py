@@ -6,6 +6,7 @@ connections/changes.py; creating and updating need the Premium connector (as the
 
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
+from django.db.models.functions import Lower
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_variables
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -50,7 +51,7 @@ def represented(connection: Connection, status_code: int = 200, headers=None) ->
 
 
 def filtered(user, params) -> QuerySet:
-    connections = access.visible_to(user, Connection.objects.with_owner()).order_by("name", "pk")
+    connections = access.visible_to(user, Connection.objects.with_owner()).order_by(Lower("name"), "pk")
     errors = {}
     for name, choices in (("crm_version", CrmVersion.values), ("state", Health.values)):
         if params.get(name) and params[name] not in choices:

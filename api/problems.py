@@ -15,6 +15,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
+from rest_framework.response import Response
 
 from connections import background, throttle
 from marketplace import gate
@@ -47,7 +48,7 @@ class ProblemError(exceptions.APIException):
         self.status_code, self.kind, self.errors, self.headers = status_code, kind, errors, headers or {}
 
 
-def problem(request, status_code: int, kind: str, detail: str, *, errors=None, headers=None) -> JsonResponse:
+def problem_body(request, status_code: int, kind: str, detail: str, errors=None) -> dict:
     body = {
         "type": TYPE_PREFIX + kind,
         "title": TITLES.get(status_code, "Error"),
@@ -57,10 +58,13 @@ def problem(request, status_code: int, kind: str, detail: str, *, errors=None, h
     }
     if errors is not None:
         body["errors"] = errors
-    response = JsonResponse(body, status=status_code, content_type=PROBLEM_JSON)
-    for name, value in (headers or {}).items():
-        response[name] = value
-    return response
+    return body
+
+
+def problem(request, status_code: int, kind: str, detail: str, *, errors=None, headers=None) -> Response:
+    """The problem as REST framework's answer (its `data` is the body), typed application/problem+json."""
+    body = problem_body(request, status_code, kind, detail, errors)
+    return Response(body, status=status_code, headers=headers, content_type=PROBLEM_JSON)
 
 
 def handle(exc, context):
@@ -134,7 +138,7 @@ def _as_list(messages) -> list:
     return messages if isinstance(messages, list) else [messages]
 
 
-def _internal_error(request, exc: Exception) -> JsonResponse:
+def _internal_error(request, exc: Exception) -> Response:
     """The API's one edge for our own bugs: the traceback's frames and the type go to the log, never the message
     (it could quote a typed secret), and the client gets an incident id."""
     incident = uuid.uuid4().hex[:12]
@@ -148,4 +152,5 @@ def _internal_error(request, exc: Exception) -> JsonResponse:
 @login_not_required
 def not_found(request: HttpRequest, rest: str = "") -> JsonResponse:
     """Any other address under /api/v1/ (an id that is not a number, a typo): a problem too, never the HTML page."""
-    return problem(request, 404, "not-found", "No such API address.")
+    return JsonResponse(problem_body(request, 404, "not-found", "No such API address."), status=404,
+                        content_type=PROBLEM_JSON)  # fmt: skip
