@@ -54,9 +54,10 @@ def token(live_server, admin_user) -> str:
 
 
 class Aim:
-    """Every other example is aimed at a real connection with a valid body and its current ETag: random ids and
-    bodies alone only reach 400 and 404, and the success paths (200, 201, 202, 204) and 412 must match the schema
-    too. A DELETE is aimed at a connection of its own, so that the others keep theirs."""
+    """Every other example is aimed at a real connection with a valid body and its current ETag, and a TEST's run id
+    at a TEST its user started: random ids and bodies alone only reach 400 and 404, and the success paths (200, 201,
+    202, 204) and 412 must match the schema too. A DELETE is aimed at a connection of its own, so that the others
+    keep theirs."""
 
     def __init__(self, make_connection, base_url: str, token: str):
         self.make_connection, self.base_url, self.token = make_connection, base_url, token
@@ -75,6 +76,10 @@ class Aim:
             case.path_parameters["id"] = target.pk
             if number % 4 == 0:  # half of these with the current ETag, the others 412 or 428
                 headers["If-Match"] = self.etag(target.pk, headers)
+        if "run_id" in case.path_parameters:  # a TEST this token's user started (it runs at once: Huey's immediate)
+            started = requests.post(f"{self.base_url}/api/v1/connections/{self.connection.pk}/tests/", headers=headers)
+            if started.status_code == 202:
+                case.path_parameters["run_id"] = started.json()["id"]
         return headers
 
     def etag(self, pk: int, headers: dict) -> str:
