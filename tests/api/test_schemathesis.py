@@ -77,7 +77,9 @@ class Aim:
             if number % 4 == 0:  # half of these with the current ETag, the others 412 or 428
                 headers["If-Match"] = self.etag(target.pk, headers)
         if "run_id" in case.path_parameters:  # a TEST this token's user started (it runs at once: Huey's immediate)
-            started = requests.post(f"{self.base_url}/api/v1/connections/{self.connection.pk}/tests/", headers=headers)
+            started = requests.post(
+                f"{self.base_url}/api/v1/connections/{self.connection.pk}/tests/", headers=headers, timeout=30
+            )
             if started.status_code == 202:
                 case.path_parameters["run_id"] = started.json()["id"]
         return headers
