@@ -19,6 +19,8 @@ class Action(models.TextChoices):
     MICROSOFT_SIGNED_OUT = "microsoft.signed_out", "Signed out of Microsoft"
     SIGNING_KEY_CREATED = "signing_key.created", "Created an issuer signing key"
     SIGNING_KEY_ROTATED = "signing_key.rotated", "Rotated the issuer signing keys"
+    TOKEN_CREATED = "token.created", "Created an API token"
+    TOKEN_REVOKED = "token.revoked", "Revoked an API token"
     TRIAL_STARTED = "connector.trial_started", "Started a trial"
     SUBSCRIBED = "connector.subscribed", "Subscribed"
     UNSUBSCRIBED = "connector.unsubscribed", "Unsubscribed"

@@ -45,7 +45,7 @@ def start(connection: Connection, actor, named: list[str]) -> AccessCheck:
     steps = access_check.steps_for(connection.crm_version, connection.auth_scheme)
     run = AccessCheck.new(connection, actor, named, steps)
     _end_stale(run.lock_key)
-    running = throttle.TestRefusedError(throttle.ThrottleRefusal(ALREADY_RUNNING, 5))
+    running = throttle.TestRefusedError(throttle.ThrottleRefusal(ALREADY_RUNNING, 5, busy=True))
     return queueing.enqueue(run, run_access_check, "Check access", lambda _: running)
 
 

@@ -187,7 +187,7 @@ def _refusal(run: TestRun) -> Exception:
     busy = TestRun.objects.filter(lock_key=run.lock_key, state__in=[RunState.QUEUED, RunState.RUNNING])
     if run.slot is not None and not busy.exists():
         return SlotTakenError(run.slot)
-    return throttle.TestRefusedError(throttle.ThrottleRefusal(ALREADY_RUNNING, 5))
+    return throttle.TestRefusedError(throttle.ThrottleRefusal(ALREADY_RUNNING, 5, busy=True))
 
 
 def _end_stale(lock_key: str) -> None:

@@ -85,7 +85,7 @@ def summary(connection, now=None) -> History:
     they TEST values typed there, not the connection's: the chart leaves them out)."""
     today = timezone.localdate(now or timezone.now())
     first = today - timedelta(days=DAYS - 1)
-    finished = TestRun.objects.filter(connection=connection, state=RunState.FINISHED)
+    finished = finished_tests(connection)
     since = timezone.make_aware(timezone.datetime.combine(first, timezone.datetime.min.time()))
     days = [Day(first + timedelta(days=offset), x=offset * SLOT) for offset in range(DAYS)]
     latencies = []
@@ -120,12 +120,18 @@ def _scale(days: list[Day], top: float) -> None:
         day.bar_y = round(BAR_BOTTOM - day.bar_height, 1)
 
 
+def finished_tests(connection):
+    """The connection's finished TESTs, newest first (the page shows the latest, the API pages through all)."""
+    return TestRun.objects.filter(connection=connection, state=RunState.FINISHED).order_by("-created_at")
+
+
 def _latest(finished) -> list[Row]:
-    runs = finished.select_related("started_by").order_by("-created_at")[:LATEST]
-    return [_row(run) for run in runs]
+    runs = finished.select_related("started_by")[:LATEST]
+    return [row(run) for run in runs]
 
 
-def _row(run: TestRun) -> Row:
+def row(run: TestRun) -> Row:
+    """One TEST of the history as the page's table and the API show it."""
     result = run.result or {}
     labels = {step.get("key"): step.get("label") for step in run.steps}
     step = result.get("step", "")

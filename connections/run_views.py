@@ -119,7 +119,7 @@ def _refused(request, refusal, connection, form, status: int = 429) -> HttpRespo
 @require_GET
 def test_run(request: HttpRequest, run_id: uuid.UUID) -> HttpResponse:
     """A TEST's progress and result, for the user who started it (anyone else: 404)."""
-    run = _own_run(request, run_id)
+    run = own_run(request, run_id)
     if wants_json(request):
         return run_json(request, run)
     if not run.finished:
@@ -134,7 +134,8 @@ def test_run(request: HttpRequest, run_id: uuid.UUID) -> HttpResponse:
     return redirect(run.connection)
 
 
-def _own_run(request: HttpRequest, run_id: uuid.UUID) -> TestRun:
+def own_run(request: HttpRequest, run_id: uuid.UUID) -> TestRun:
+    """The TEST `run_id` if `request.user` started it (the pages and the API: anyone else gets 404)."""
     run = TestRun.objects.select_related("connection").filter(pk=run_id, started_by=request.user).first()
     if run is None:
         raise Http404("No such TEST.")

@@ -29,6 +29,7 @@ class RunSource(models.TextChoices):
     COMMAND = "command", "Command line"
     SCHEDULE = "schedule", "Schedule"  # connections/schedule.py
     NEW_CREDENTIAL = "new_credential", "New credential"  # a TEST of a credential not yet current (rotation)
+    API = "api", "REST API"  # api/: POST /api/v1/connections/{id}/tests/
 
 
 # TESTs of a credential or of values that are not the connection's own: they never move its Last TEST or state.

@@ -24,6 +24,7 @@ class ThrottleRefusal:
     message: str
     retry_after: int
     status: int = 429  # 503: the TEST could not be counted (the cache is down)
+    busy: bool = False  # one is running for this target already (the API answers 409 Conflict; the pages 429)
 
 
 class TestRefusedError(Exception):

@@ -4,22 +4,20 @@ import uuid
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.db.models import F, Value
 from django.db.models.functions import Lower, Replace
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
-from audit import trail
-from audit.models import Action
 from connections import (
     access,
     access_page,
+    changes,
     expiry,
-    history,
     history_page,
     list_rows,
     list_search,
@@ -154,14 +152,11 @@ def connection_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         return render_form(request, form, status=400)
     try:
-        with transaction.atomic():
-            form.save()
-    except IntegrityError:
-        form.add_error("name", form.error_messages["name_taken"] % {"name": form.cleaned_data["name"]})
+        changes.save(form, request.user)
+    except changes.NameTakenError:
         return render_form(request, form, status=400)
-    except Connection.NotUpdated:
+    except changes.DeletedMeanwhileError:
         raise Http404("The connection was deleted meanwhile.") from None
-    trail.record(request.user, Action.CONNECTION_EDITED, form.instance, detail=", ".join(form.changed_data))
     messages.success(request, f"The connection “{form.instance.name}” was saved.")
     return redirect(form.instance)
 
@@ -171,33 +166,16 @@ def connection_delete(request: HttpRequest, pk: int) -> HttpResponse:
     connection = access.manageable_or_403(request.user, pk)
     if request.method == "GET":
         return render(request, "connections/connection_confirm_delete.html", {"connection": connection})
-    trail.record(request.user, Action.CONNECTION_DELETED, connection)
-    connection.delete()
+    changes.delete(connection, request.user)
     messages.success(request, f"The connection “{connection.name}” was deleted.")
     return redirect("connections:list")
 
 
-@sensitive_variables("typed")
 def _save_new(request: HttpRequest, form: ConnectionForm) -> Connection | None:
-    connection = form.save(commit=False)
-    connection.owner = request.user
-    connection.creation_token = form.cleaned_data.get("creation_token")
     try:
-        with transaction.atomic():
-            connection.save()
-    except IntegrityError:
-        # A concurrent twin of this POST (same token) or a name taken meanwhile.
-        if not _created_by_token(request):
-            form.add_error("name", form.error_messages["name_taken"] % {"name": connection.name})
+        return changes.create(form, request.user, form.cleaned_data.get("creation_token"))
+    except (changes.NameTakenError, IntegrityError):  # a name taken meanwhile, or a concurrent twin of this POST
         return None
-    trail.record(request.user, Action.CONNECTION_CREATED, connection)
-    typed = {
-        "secret": form.cleaned_data.get("client_secret", ""),
-        "certificate": form.certificate_credential,
-        "password": form.cleaned_data.get("windows_password", ""),
-    }
-    history.adopt_form_test(connection, request.user, history.fingerprint(connection, **typed))
-    return connection
 
 
 def _created_by_token(request: HttpRequest) -> Connection | None:

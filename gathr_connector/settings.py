@@ -75,10 +75,16 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "axes",
     "huey.contrib.djhuey",
+    "rest_framework",
+    "drf_spectacular",
+    # Swagger UI's files, vendored: the API's docs work with no internet and under our Content Security Policy.
+    "drf_spectacular_sidecar",
     "connections",
     "marketplace",
     "audit",
     "federation",
+    "api_tokens",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -322,6 +328,38 @@ FEDERATION_SIGNING_KEYS = setting_values.signing_key_files(env.list("FEDERATION_
 FEDERATION_KEY_PUBLISH_AHEAD = _number("FEDERATION_KEY_PUBLISH_AHEAD", 3600, low=-1, high=30 * 86400, cast=int)
 # The worker rotates the database's current key when it is this old; 0: only by hand (manage.py rotate_signing_key).
 FEDERATION_KEY_ROTATION_DAYS = _number("FEDERATION_KEY_ROTATION_DAYS", 90, low=-1, high=3650, cast=int, unit="days")
+
+# The REST API under /api/v1/ (api/; docs/decisions/0014-rest-api.md): JSON only, errors as RFC 9457 problems.
+REST_FRAMEWORK = {
+    # A Bearer token first: an anonymous request is then answered 401 with WWW-Authenticate (REST framework asks the
+    # first class); the browser's session keeps CSRF protection for unsafe methods.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api_tokens.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.problems.handle",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Gathr Dynamics CRM connector API",
+    "DESCRIPTION": "Connections, TESTs and health. Errors are RFC 9457 problem details (application/problem+json). "
+    "Changes need If-Match with the ETag of the last read.",
+    "VERSION": "1.0.0",
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # The schema is public (it holds no data): a client reads it before it has a token.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {"HealthEnum": "connections.choices.Health", "RunStateEnum": "connections.runs.RunState"},
+}
 
 HUEY = setting_values.huey(TASK_QUEUE_URL, TEST_WORKERS)
 

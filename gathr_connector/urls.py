@@ -11,6 +11,8 @@ urlpatterns = [
     path("connections/", include("connections.urls")),
     path("marketplace/", include("marketplace.urls")),
     path("audit/", include("audit.urls")),
+    path("api/v1/", include("api.urls")),
+    path("account/api-tokens/", include("api_tokens.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -13,6 +13,7 @@ pytestmark = pytest.mark.django_db
 
 LOGIN = "/accounts/login/"
 OK, REDIRECT, SEE_OTHER, BAD, FORBIDDEN, MISSING, NOT_ALLOWED = 200, 302, 303, 400, 403, 404, 405
+ACCEPTED, UNAUTHORIZED, UNSUPPORTED = 202, 401, 415
 
 # name: (method, {role: expected status}); "anonymous" always means: sent to the login page, unless given.
 # The user is a plain signed-in user; the connection is the administrator's Private one.
@@ -43,6 +44,9 @@ EXPECTED = {
     "connections:access_check": ("GET", {"user": MISSING, "admin": MISSING}),
     "connections:oauth_callback": ("GET", {"user": BAD, "admin": BAD}),
     "audit:trail": ("GET", {"user": FORBIDDEN, "admin": OK}),
+    # Each user's own API tokens (tests/test_api_token_page.py); token 1 does not exist, or is not theirs: 404.
+    "api_tokens:list": ("GET", {"user": OK, "admin": OK}),
+    "api_tokens:revoke": ("POST", {"user": MISSING, "admin": MISSING}),
     "marketplace:index": ("GET", {"user": OK, "admin": OK}),
     "marketplace:notifications": ("GET", {"user": OK, "admin": OK}),
     "marketplace:notifications_read_all": ("POST", {"user": REDIRECT, "admin": REDIRECT}),
@@ -56,6 +60,17 @@ EXPECTED = {
     # 404 "issuer not configured" (tests/test_federation_issuer.py: 200 for anyone once it is set).
     "federation:openid_configuration": ("GET", {"anonymous": MISSING, "user": MISSING, "admin": MISSING}),
     "federation:jwks": ("GET", {"anonymous": MISSING, "user": MISSING, "admin": MISSING}),
+    # The REST API (tests/api/): anonymous is 401 (a problem, never the login page); the schema and its docs are public.
+    # A TEST of the admin's connection starts (202); POST /tests/ with no JSON body is 415; no check, no such run: 404.
+    "api:schema": ("GET", {"anonymous": OK, "user": OK, "admin": OK}),
+    "api:docs": ("GET", {"anonymous": OK, "user": OK, "admin": OK}),
+    "api:connections": ("GET", {"anonymous": UNAUTHORIZED, "user": OK, "admin": OK}),
+    "api:connection": ("GET", {"anonymous": UNAUTHORIZED, "user": MISSING, "admin": OK}),
+    "api:connection_tests": ("POST", {"anonymous": UNAUTHORIZED, "user": MISSING, "admin": ACCEPTED}),
+    "api:history": ("GET", {"anonymous": UNAUTHORIZED, "user": MISSING, "admin": OK}),
+    "api:access_check": ("GET", {"anonymous": UNAUTHORIZED, "user": MISSING, "admin": MISSING}),
+    "api:tests": ("POST", {"anonymous": UNAUTHORIZED, "user": UNSUPPORTED, "admin": UNSUPPORTED}),
+    "api:test_run": ("GET", {"anonymous": UNAUTHORIZED, "user": MISSING, "admin": MISSING}),
 }
 ARGUMENTS = {
     "pk": "connection",
@@ -102,6 +117,7 @@ def admin_pages(connection: Connection) -> tuple[str, ...]:
         "/admin/audit/auditevent/",
         "/admin/marketplace/connector/",
         "/admin/federation/signingkey/",
+        "/admin/api_tokens/apitoken/",
     )
 
 
@@ -188,6 +204,7 @@ WITHOUT_ENTITLEMENT = {
     "connections:test_new_credential": {"user": MISSING, "admin": FORBIDDEN},
     "connections:check_access": {"user": MISSING, "admin": FORBIDDEN},
     "connections:promote_credential": {"user": FORBIDDEN, "admin": FORBIDDEN},
+    "api:connection_tests": {"user": MISSING, "admin": FORBIDDEN},
     "marketplace:start_trial": {"user": FORBIDDEN, "admin": OK},
     "marketplace:subscribe": {"user": FORBIDDEN, "admin": OK},
     "marketplace:unsubscribe": {"user": FORBIDDEN, "admin": REDIRECT},

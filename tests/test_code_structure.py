@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-APPLICATION = ("connections", "marketplace", "audit", "federation", "gathr_connector")
+APPLICATION = ("connections", "marketplace", "audit", "federation", "api_tokens", "api", "gathr_connector")
 MAX_FUNCTION_LINES = 40
 
 
