@@ -329,7 +329,7 @@ FEDERATION_KEY_PUBLISH_AHEAD = _number("FEDERATION_KEY_PUBLISH_AHEAD", 3600, low
 # The worker rotates the database's current key when it is this old; 0: only by hand (manage.py rotate_signing_key).
 FEDERATION_KEY_ROTATION_DAYS = _number("FEDERATION_KEY_ROTATION_DAYS", 90, low=-1, high=3650, cast=int, unit="days")
 
-# The REST API under /api/v1/ (api/; docs/decisions/0014-rest-api.md): JSON only, errors as RFC 9457 problems.
+# The REST API under /api/v1/ (api/; docs/decisions/0015-rest-api.md): JSON only, errors as RFC 9457 problems.
 REST_FRAMEWORK = {
     # A Bearer token first: an anonymous request is then answered 401 with WWW-Authenticate (REST framework asks the
     # first class); the browser's session keeps CSRF protection for unsafe methods.
