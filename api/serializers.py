@@ -27,6 +27,7 @@ class FederatedSerializer(serializers.Serializer):
     issuer = serializers.CharField()
     subject = serializers.CharField()
     audience = serializers.CharField()
+    az_command = serializers.CharField(help_text="The Azure CLI command that adds this federated credential.")
 
 
 class LastTestSerializer(serializers.Serializer):
@@ -72,7 +73,12 @@ class ConnectionSerializer(serializers.Serializer):
         if not connection.uses_federated or not connection.federated_subject:
             return None
         values = secretless.federated_values(connection, connection.federated_subject, resolve=False)
-        return {"issuer": values.issuer, "subject": values.subject, "audience": values.audience}
+        return {
+            "issuer": values.issuer,
+            "subject": values.subject,
+            "audience": values.audience,
+            "az_command": values.az_command,
+        }
 
 
 class StepSerializer(serializers.Serializer):

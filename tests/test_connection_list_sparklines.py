@@ -162,4 +162,4 @@ def test_it_draws_exactly_the_tests_the_connection_page_s_chart_counts(
     counted = TestRun.objects.filter(connection=connection, state=RunState.FINISHED).of_saved_settings()
     drawn = [title.split(": ")[0] for _, title in bars(sparkline_of(admin_client, "Contoso Sales"))]
     assert drawn == [f"{run.created_at:%Y-%m-%d %H:%M} UTC" for run in counted.order_by("created_at")]
-    assert len(drawn) == 11  # 7 sources × 2, but the Edit form's TEST of typed values and new credentials' TESTs
+    assert len(drawn) == 13  # 8 sources × 2, but the Edit form's TEST of typed values and new credentials' TESTs

@@ -79,11 +79,14 @@ def test_a_federated_connection_reads_back_its_issuer_subject_and_audience(api, 
     data = api["user"].call("POST", "/api/v1/connections/", body).json()
     connection = Connection.objects.get(pk=data["id"])
     assert data["federated_subject"] == connection.federated_subject
+    command = data["federated"].pop("az_command")
     assert data["federated"] == {
         "issuer": SITE,
         "subject": connection.federated_subject,
         "audience": "api://AzureADTokenExchange",
     }
+    assert command.startswith(f"az ad app federated-credential create --id {connection.client_id} --parameters ")
+    assert connection.federated_subject in command
     assert data["has_client_secret"] is False
 
 
