@@ -55,7 +55,7 @@ def seed_tests(per_connection: int) -> None:
     TestRun.objects.bulk_create(runs, batch_size=2000)
 
 
-def measure(requests: int, tests: int, profile: bool) -> None:
+def measure(requests: int, tests: int, profile: bool, path: str = "") -> None:
     import django
 
     django.setup()
@@ -76,7 +76,7 @@ def measure(requests: int, tests: int, profile: bool) -> None:
     with override_settings(STORAGES={**django.conf.settings.STORAGES, "staticfiles": plain_static}):
         client = Client()
         client.force_login(admin)
-        url = reverse("connections:list")
+        url = path or reverse("connections:list")
         for _ in range(20):  # warm: templates compiled, the database connection open
             assert client.get(url).status_code == 200
         profiler = None
@@ -94,7 +94,7 @@ def measure(requests: int, tests: int, profile: bool) -> None:
         if profiler:
             profiler.disable()
             profiler.print_stats(os.environ.get("PROFILE_SORT", "cumulative"))
-    print(f"{requests} requests of the first page (25 of 50 connections, {tests} TESTs each):")
+    print(f"{requests} requests of {url} (25 of 50 connections, {tests} TESTs each):")
     print(f"  CPU  mean {statistics.mean(cpu) * 1000:.2f} ms, median {statistics.median(cpu) * 1000:.2f} ms")
     print(f"  wall mean {statistics.mean(wall) * 1000:.2f} ms, median {statistics.median(wall) * 1000:.2f} ms")
 
@@ -104,16 +104,18 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--tests", type=int, default=12, help="finished TESTs per connection")
     parser.add_argument("--profile", action="store_true", help="print cProfile's statistics of the timed requests")
+    parser.add_argument("--path", default="", help="another page to measure, e.g. /api/v1/connections/?page_size=25")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        measure(args.requests, args.tests, args.profile)
+        measure(args.requests, args.tests, args.profile, args.path)
         return
     from bench.list_scale import environment
 
     with tempfile.TemporaryDirectory() as folder:
         env = environment(f"sqlite:///{Path(folder) / 'list-cpu.sqlite3'}", Path(folder))
         command = [sys.executable, __file__, "--child", "--requests", str(args.requests), "--tests", str(args.tests)]
+        command += ["--path", args.path] if args.path else []
         subprocess.run(command + (["--profile"] if args.profile else []), cwd=ROOT, env=env, check=True)
 
 
