@@ -70,14 +70,7 @@ class UnsavedTests(APIView):
         if not form.is_valid():
             raise body.invalid(form)
         values = {name: value for name, value in data.items() if name not in SENSITIVE_FIELDS}
-        run = background.start_unsaved(
-            form.instance,
-            request.user,
-            values,
-            secret=form.cleaned_data.get("client_secret", ""),
-            certificate=form.certificate_credential,
-            password=form.cleaned_data.get("windows_password", ""),
-        )
+        run = run_views.start_form_test(form, request.user, values)
         return started(request, run)
 
 

@@ -62,14 +62,7 @@ def test_form(request: HttpRequest, form: ConnectionForm) -> HttpResponse:
     refused = start_or_refuse(
         request,
         form.instance,
-        lambda: background.start_unsaved(
-            form.instance,
-            request.user,
-            values,
-            secret=form.cleaned_data.get("client_secret", ""),
-            certificate=form.certificate_credential,
-            password=form.cleaned_data.get("windows_password", ""),
-        ),
+        lambda: start_form_test(form, request.user, values),
         form=form,
     )
     if isinstance(refused, HttpResponse):
@@ -83,6 +76,20 @@ def test_form(request: HttpRequest, form: ConnectionForm) -> HttpResponse:
         form.certificate_credential
     )
     return render_form(request, form, result=history.result_of(run), retype_secret=typed)
+
+
+@sensitive_variables("form")
+def start_form_test(form: ConnectionForm, actor, values: dict):
+    """Queue a TEST of a valid connection form's values, its typed credential included (the page's TEST, the API's
+    TEST of unsaved values)."""
+    return background.start_unsaved(
+        form.instance,
+        actor,
+        values,
+        secret=form.cleaned_data.get("client_secret", ""),
+        certificate=form.certificate_credential,
+        password=form.cleaned_data.get("windows_password", ""),
+    )
 
 
 def start_or_refuse(request, connection, start, form=None):

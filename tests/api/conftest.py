@@ -5,7 +5,7 @@ import json
 import pytest
 from django.test import Client
 
-from tests.helpers import TEST_SECRET
+from tests.helpers import form_data
 
 
 class JsonClient(Client):
@@ -20,17 +20,7 @@ class JsonClient(Client):
 
 def connection_body(**overrides) -> dict:
     """A valid create body (the connection form's values, as JSON)."""
-    return {
-        "name": "Contoso Sales",
-        "client_id": "11111111-2222-3333-4444-555555555555",
-        "client_secret": TEST_SECRET,
-        "url": "https://contoso.crm.dynamics.com/",
-        "crm_version": "CRMOnline",
-        "azure_tenant": "contoso.onmicrosoft.com",
-        "azure_environment": "GLOBAL",
-        "credential_type": "secret",
-        **overrides,
-    }
+    return {name: value for name, value in form_data(**overrides).items() if name not in ("creation_token", "action")}
 
 
 @pytest.fixture
