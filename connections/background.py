@@ -13,6 +13,7 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 from huey import crontab
@@ -280,14 +281,17 @@ def _finish(run: TestRun, result: check.CheckResult, connection: Connection | No
     rows = TestRun.objects.filter(pk=run.pk).exclude(state=RunState.FINISHED)
     if only_if_state:
         rows = rows.filter(state=only_if_state)
-    ended = rows.update(
-        state=RunState.FINISHED,
-        payload_encrypted="",
-        steps=result.steps_as_data(),
-        result=stored_result(result),
-        finished_at=timezone.now(),
-    )
-    if ended:  # once: a stale sweep and a late worker never both record it
-        _record(run, connection, result)
-        if run.source == RunSource.SCHEDULE and not schedule.dispatching():
-            continue_schedule()
+    # One transaction: a page that reads the run as finished also reads the connection's recorded outcome (its
+    # state, Last TEST, the Check access card), never the one from before this TEST.
+    with transaction.atomic():
+        ended = rows.update(
+            state=RunState.FINISHED,
+            payload_encrypted="",
+            steps=result.steps_as_data(),
+            result=stored_result(result),
+            finished_at=timezone.now(),
+        )
+        if ended:  # once: a stale sweep and a late worker never both record it
+            _record(run, connection, result)
+    if ended and run.source == RunSource.SCHEDULE and not schedule.dispatching():
+        continue_schedule()
